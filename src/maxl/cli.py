@@ -1,0 +1,210 @@
+"""The `maxl` command line: `maxl train ...` (more subcommands join as they are built)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from maxl.config import TrainConfig
+from maxl.errors import MaxlError
+from maxl.methods import METHOD_NAMES
+from maxl.models import BACKBONE_NAMES
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: the problem and where to look, no usage dump."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
+
+
+def parse_psi(text: str) -> tuple[int, ...]:
+    """'5' -> (5,) (five per primary class); '3,1,2' -> (3, 1, 2)."""
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a list of whole numbers; write e.g. 5 or 3,1,2"
+        ) from None
+
+
+def add_train_options(parser: argparse.ArgumentParser) -> None:
+    defaults = TrainConfig()
+    add = parser.add_argument
+    add(
+        "--dataset",
+        default=defaults.dataset,
+        help="digits, fashion-mnist, or npz:PATH for your own data (default: %(default)s)",
+    )
+    add(
+        "--method",
+        default=defaults.method,
+        choices=METHOD_NAMES,
+        help="where auxiliary labels come from: none (single), the dataset's finer labels "
+        "(human) or a learned generator (maxl) (default: %(default)s)",
+    )
+    add(
+        "--primary-level",
+        default=None,
+        help="hierarchy level used as the primary task, named by its class count "
+        "(fashion-mnist: 2, 6, 10; digits: 2, 10); default: the dataset's usual labels",
+    )
+    add(
+        "--psi",
+        type=parse_psi,
+        default=None,
+        help="auxiliary classes per primary class: one number for all, or one per class "
+        "(3,1,2); default: the human hierarchy when there is one, else 5 each",
+    )
+    add(
+        "--backbone",
+        default=defaults.backbone,
+        choices=BACKBONE_NAMES,
+        help="shared trunk of both networks (default: %(default)s; vgg16 is the paper's)",
+    )
+    add(
+        "--hypergrad",
+        default=defaults.hypergrad,
+        choices=("exact", "finite-difference"),
+        help="generator gradient: exact second order, or the first-order central difference "
+        "(default: %(default)s)",
+    )
+    add("--epochs", type=int, default=defaults.epochs, help="default: %(default)s")
+    add("--batch-size", type=int, default=defaults.batch_size, help="default: %(default)s")
+    add(
+        "--lr",
+        type=float,
+        default=defaults.lr,
+        help="multi-task SGD learning rate, also the meta step size α (default: %(default)s)",
+    )
+    add(
+        "--momentum",
+        type=float,
+        default=defaults.momentum,
+        help="multi-task SGD momentum (default: %(default)s, as in the paper)",
+    )
+    add(
+        "--gen-lr",
+        type=float,
+        default=defaults.gen_lr,
+        help="generator SGD learning rate (default: %(default)s)",
+    )
+    add(
+        "--gen-weight-decay",
+        type=float,
+        default=defaults.gen_weight_decay,
+        help="generator weight decay (default: %(default)s)",
+    )
+    add(
+        "--lr-step",
+        type=int,
+        default=defaults.lr_step,
+        help="multiply both learning rates by --lr-gamma every this many epochs "
+        "(default: %(default)s)",
+    )
+    add("--lr-gamma", type=float, default=defaults.lr_gamma, help="default: %(default)s")
+    add(
+        "--aux-weight",
+        type=float,
+        default=defaults.aux_weight,
+        help="weight of the auxiliary loss (default: %(default)s)",
+    )
+    add(
+        "--entropy-weight",
+        type=float,
+        default=defaults.entropy_weight,
+        help="weight λ of the generator's entropy regulariser (default: %(default)s)",
+    )
+    add(
+        "--focal-gamma",
+        type=float,
+        default=defaults.focal_gamma,
+        help="focal-loss γ; 0 is cross-entropy (default: %(default)s)",
+    )
+    add(
+        "--no-augment", dest="augment", action="store_false", help="turn off random crops and flips"
+    )
+    add(
+        "--crop-pad",
+        type=int,
+        default=None,
+        help="zero padding of the random crop (default: image size / 8)",
+    )
+    add(
+        "--train-size",
+        type=int,
+        default=None,
+        help="train on a random subset of this many images, chosen by --seed (default: all)",
+    )
+    add(
+        "--seed",
+        type=int,
+        default=defaults.seed,
+        help="seeds the subset, initialisation, shuffling and augmentation (default: %(default)s)",
+    )
+    add(
+        "--device",
+        default=defaults.device,
+        help="cpu, cuda, cuda:1, ...; auto picks CUDA when available (default: %(default)s)",
+    )
+    add(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="folder with the dataset's files (else $MAXL_DATA, system folders, the cache)",
+    )
+    add(
+        "--out",
+        type=Path,
+        default=None,
+        help="output folder for metrics.jsonl and results.json "
+        "(default: runs/DATASET-METHOD-seedSEED)",
+    )
+    add("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(
+        prog="maxl",
+        description="Meta AuXiliary Learning: train classifiers with auxiliary labels that a "
+        "label-generation network learns by a meta-gradient.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    train = commands.add_parser(
+        "train",
+        help="train one method on one dataset",
+        description="Train one method; writes OUT/metrics.jsonl (per epoch) and OUT/results.json.",
+    )
+    add_train_options(train)
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    fields = TrainConfig.__dataclass_fields__
+    return TrainConfig(**{k: v for k, v in vars(args).items() if k in fields})
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `maxl` command; returns the exit code (2 for bad input)."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    try:
+        if args.command == "train":
+            from maxl.engine import train
+
+            train(config_from_args(args), log=print)
+    except MaxlError as error:
+        if args.debug:
+            traceback.print_exc()
+        print(f"maxl: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("maxl: interrupted", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,46 @@
+"""The settings of one training run; defaults are the paper's (DESIGN §1) on a CPU backbone."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a run. Paper defaults, except the CPU-sized backbone."""
+
+    dataset: str = "fashion-mnist"
+    method: str = "maxl"
+    primary_level: str | None = None
+    psi: tuple[int, ...] | None = None
+    backbone: str = "small-cnn"
+    hypergrad: str = "exact"
+    epochs: int = 200
+    batch_size: int = 100
+    lr: float = 0.01
+    momentum: float = 0.0
+    gen_lr: float = 1e-3
+    gen_weight_decay: float = 5e-4
+    lr_step: int = 50
+    lr_gamma: float = 0.5
+    aux_weight: float = 1.0
+    entropy_weight: float = 0.2
+    focal_gamma: float = 2.0
+    augment: bool = True
+    crop_pad: int | None = None
+    train_size: int | None = None
+    seed: int = 0
+    device: str = "auto"
+    data_dir: Path | None = None
+    out: Path | None = None
+    progress: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-friendly copy (paths as strings, ψ as a list)."""
+        data = asdict(self)
+        for key in ("data_dir", "out"):
+            data[key] = None if data[key] is None else str(data[key])
+        data["psi"] = None if self.psi is None else list(self.psi)
+        return data

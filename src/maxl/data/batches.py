@@ -1,0 +1,74 @@
+"""Mini-batches over in-memory tensors: index batches, uint8 -> normalised float, channel stats."""
+
+from __future__ import annotations
+
+import torch
+
+from maxl.errors import MaxlError
+
+
+def batch_indices(
+    num_items: int,
+    batch_size: int,
+    *,
+    shuffle: bool,
+    generator: torch.Generator | None = None,
+    drop_last: bool = False,
+) -> list[torch.Tensor]:
+    """Split range(num_items) (a random permutation if `shuffle`) into int64 index batches.
+
+    Shuffled indices live on the generator's device (CPU when there is none).
+    """
+    if batch_size < 1 or num_items < 0:
+        raise MaxlError(
+            f"batch size must be >= 1 and item count >= 0 (got {batch_size}, {num_items}); "
+            "pass a positive --batch-size"
+        )
+    device = generator.device if generator is not None else torch.device("cpu")
+    if shuffle:
+        order = torch.randperm(num_items, generator=generator, device=device)
+    else:
+        order = torch.arange(num_items, device=device)
+    batches = list(torch.split(order, batch_size)) if num_items else []
+    if drop_last and batches and len(batches[-1]) < batch_size:
+        batches.pop()
+    return batches
+
+
+def to_float(x_uint8: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """(x / 255 - mean) / std as float32, with per-channel mean and std of shape [C]."""
+    if x_uint8.dtype != torch.uint8 or x_uint8.dim() != 4:
+        raise MaxlError(f"to_float needs uint8 [N, C, H, W], got {x_uint8.dtype} {x_uint8.shape}")
+    c = x_uint8.shape[1]
+    if mean.shape != (c,) or std.shape != (c,):
+        raise MaxlError(
+            f"mean and std must have shape [{c}] for {c}-channel images, got "
+            f"{tuple(mean.shape)} and {tuple(std.shape)}; compute them with channel_stats"
+        )
+    mean = mean.to(x_uint8.device, torch.float32).view(1, c, 1, 1)
+    std = std.to(x_uint8.device, torch.float32).view(1, c, 1, 1)
+    return x_uint8.float().div_(255.0).sub_(mean).div_(std)
+
+
+def channel_stats(
+    x_uint8: torch.Tensor, chunk_size: int = 4096
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and (population) std of x/255 as float32 [C], summed exactly in int64
+    chunk by chunk so 60000 images need little memory; std is floored at 1e-6."""
+    if x_uint8.dtype != torch.uint8 or x_uint8.dim() != 4 or len(x_uint8) == 0:
+        raise MaxlError(
+            f"channel_stats needs a non-empty uint8 [N, C, H, W], got {x_uint8.dtype} "
+            f"{tuple(x_uint8.shape)}"
+        )
+    n, c, h, w = x_uint8.shape
+    total = torch.zeros(c, dtype=torch.int64, device=x_uint8.device)
+    squares = torch.zeros(c, dtype=torch.int64, device=x_uint8.device)
+    for chunk in torch.split(x_uint8, chunk_size):
+        values = chunk.to(torch.int32)
+        total += values.sum(dim=(0, 2, 3), dtype=torch.int64)
+        squares += (values * values).sum(dim=(0, 2, 3), dtype=torch.int64)
+    count = n * h * w
+    mean = total.double() / (255.0 * count)
+    var = squares.double() / (255.0**2 * count) - mean * mean
+    std = var.clamp_min(0).sqrt().clamp_min(1e-6)
+    return mean.float(), std.float()

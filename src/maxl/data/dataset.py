@@ -1,0 +1,120 @@
+"""The in-memory dataset type shared by every loader, and `load_dataset`, which picks the loader."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from maxl.errors import MaxlError
+
+KNOWN_DATASETS = ("digits", "fashion-mnist", "npz:PATH")
+
+
+@dataclass(frozen=True)
+class ImageDataset:
+    """A whole dataset in memory: uint8 images and integer labels at one or more hierarchy levels.
+
+    Level names are class counts as strings ("2", "10"); `labels_train` is ordered coarse -> fine.
+    """
+
+    name: str
+    x_train: torch.Tensor  # uint8 [N, C, H, W], contiguous
+    x_test: torch.Tensor  # uint8 [M, C, H, W]
+    labels_train: dict[str, torch.Tensor]  # level -> int64 [N]
+    labels_test: dict[str, torch.Tensor]  # same keys, int64 [M]
+    default_level: str  # the dataset's usual labels
+    flip: bool  # is a horizontal flip label-preserving?
+    class_names: dict[str, list[str]]  # level -> names (may be empty for user data)
+
+    def __post_init__(self) -> None:
+        _check_images(self.name, self.x_train, self.x_test)
+        if list(self.labels_train) != list(self.labels_test) or not self.labels_train:
+            raise MaxlError(
+                f"dataset {self.name}: train levels {list(self.labels_train)} and test levels "
+                f"{list(self.labels_test)} differ or are empty; give both splits the same levels"
+            )
+        for level in self.labels_train:
+            if not level.isdigit() or int(level) < 1:
+                raise MaxlError(
+                    f"dataset {self.name}: level name '{level}' is not a class count; "
+                    "name each level by its number of classes"
+                )
+            for split, labels, n in (
+                ("train", self.labels_train[level], len(self.x_train)),
+                ("test", self.labels_test[level], len(self.x_test)),
+            ):
+                _check_labels(self.name, level, split, labels, n)
+        if self.default_level not in self.labels_train:
+            raise MaxlError(
+                f"dataset {self.name}: default level '{self.default_level}' is not one of "
+                f"{self.levels}; pick one of those"
+            )
+        for level, names in self.class_names.items():
+            if level not in self.labels_train or (names and len(names) != int(level)):
+                raise MaxlError(
+                    f"dataset {self.name}: class_names['{level}'] does not match a level or has "
+                    f"{len(names)} names; give one name per class of an existing level"
+                )
+
+    @property
+    def levels(self) -> list[str]:
+        """Level names, coarse to fine."""
+        return list(self.labels_train)
+
+    def num_classes(self, level: str | None = None) -> int:
+        """Number of classes at `level` (the default level when None)."""
+        level = self.default_level if level is None else level
+        if level not in self.labels_train:
+            raise MaxlError(
+                f"dataset {self.name} has no level '{level}'; choose one of {self.levels}"
+            )
+        return int(level)
+
+
+def _check_images(name: str, x_train: torch.Tensor, x_test: torch.Tensor) -> None:
+    for split, x in (("train", x_train), ("test", x_test)):
+        if x.dtype != torch.uint8 or x.dim() != 4 or len(x) == 0:
+            raise MaxlError(
+                f"dataset {name}: {split} images must be a non-empty uint8 [N, C, H, W] tensor, "
+                f"got {x.dtype} {tuple(x.shape)}; convert them before building the dataset"
+            )
+    if x_train.shape[1:] != x_test.shape[1:]:
+        raise MaxlError(
+            f"dataset {name}: train images are {tuple(x_train.shape[1:])} but test images are "
+            f"{tuple(x_test.shape[1:])} (C, H, W); give both splits the same image shape"
+        )
+
+
+def _check_labels(name: str, level: str, split: str, labels: torch.Tensor, n: int) -> None:
+    where = f"dataset {name}, level '{level}', {split} labels"
+    if labels.dtype != torch.int64 or labels.shape != (n,):
+        raise MaxlError(
+            f"{where}: expected int64 [{n}], got {labels.dtype} {tuple(labels.shape)}; "
+            "give one integer label per image"
+        )
+    if n and (int(labels.min()) < 0 or int(labels.max()) >= int(level)):
+        raise MaxlError(
+            f"{where}: values span {int(labels.min())}..{int(labels.max())}, outside 0..{level}-1; "
+            "fix the labels or the level name"
+        )
+
+
+def load_dataset(name: str, data_dir: str | Path | None = None) -> ImageDataset:
+    """Load a dataset by name: "digits", "fashion-mnist" or "npz:PATH" (your own arrays)."""
+    from maxl.data.digits import load_digits
+    from maxl.data.fashion_mnist import load_fashion_mnist
+    from maxl.data.npz import load_npz
+
+    if name.startswith("npz:"):
+        path = name[len("npz:") :]
+        if not path:
+            raise MaxlError("dataset 'npz:' names no file; write npz:PATH with your .npz file")
+        return load_npz(path, data_dir)
+    loaders = {"digits": load_digits, "fashion-mnist": load_fashion_mnist}
+    loader = loaders.get(name.strip().lower().replace("_", "-"))
+    if loader is None:
+        hint = f" (for your own file write npz:{name})" if name.endswith(".npz") else ""
+        raise MaxlError(f"unknown dataset '{name}'; use one of {', '.join(KNOWN_DATASETS)}{hint}")
+    return loader(data_dir)

@@ -1,0 +1,174 @@
+"""User data from an .npz: x_train, y_train, x_test, y_test and optional fine_train, fine_test
+(finer labels nested in the primary ones); images (N,H,W), (N,H,W,C) or (N,C,H,W), uint8/float."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from maxl.data.dataset import ImageDataset
+from maxl.errors import MaxlError
+
+REQUIRED = ("x_train", "y_train", "x_test", "y_test")
+OPTIONAL = ("fine_train", "fine_test")
+_SAVE_HINT = "save it with numpy.savez(PATH, x_train=..., y_train=..., x_test=..., y_test=...)"
+
+
+def load_npz(path: str | Path, data_dir: str | Path | None = None) -> ImageDataset:
+    """Load user arrays from an .npz; a relative `path` not found here is looked up in data_dir."""
+    file = _resolve(Path(path).expanduser(), data_dir)
+    arrays = _read(file)
+    images = _images(arrays, file)
+    levels = {}
+    for prefix, key in (("y", "primary"), ("fine", "fine")):
+        if f"{prefix}_train" in arrays:
+            levels[key] = [
+                _labels(arrays[f"{prefix}_{split}"], f"{prefix}_{split}", len(x), file)
+                for split, x in zip(("train", "test"), images, strict=True)
+            ]
+    num_primary = _num_classes(levels["primary"])
+    if num_primary < 2:
+        raise MaxlError(
+            f"{file}: y_train/y_test hold a single class; a classifier needs two or more"
+        )
+    names = {"primary": str(num_primary)}
+    if "fine" in levels:
+        num_fine = _num_classes(levels["fine"])
+        if num_fine <= num_primary:
+            raise MaxlError(
+                f"{file}: fine_train/fine_test have {num_fine} classes but y_train/y_test have "
+                f"{num_primary}; the fine labels must be finer (more classes) than the primary ones"
+            )
+        _check_nested(levels["fine"], levels["primary"], file)
+        names["fine"] = str(num_fine)
+    return ImageDataset(
+        name=f"npz:{path}",
+        x_train=images[0],
+        x_test=images[1],
+        labels_train={names[k]: v[0] for k, v in levels.items()},
+        labels_test={names[k]: v[1] for k, v in levels.items()},
+        default_level=names["primary"],
+        flip=False,
+        class_names={},
+    )
+
+
+def _resolve(path: Path, data_dir: str | Path | None) -> Path:
+    if not path.is_absolute() and not path.exists() and data_dir is not None:
+        in_data_dir = Path(data_dir).expanduser() / path
+        if in_data_dir.exists():
+            return in_data_dir
+    if not path.is_file():
+        raise MaxlError(f"{path} does not exist; pass npz:PATH with the path of your .npz file")
+    return path
+
+
+def _read(file: Path) -> dict[str, np.ndarray]:
+    if not zipfile.is_zipfile(file):
+        raise MaxlError(f"{file} is not an .npz (zip) file; {_SAVE_HINT}")
+    try:
+        with np.load(file, allow_pickle=False) as npz:
+            present = set(npz.files)
+            missing = [k for k in REQUIRED if k not in present]
+            if missing:
+                raise MaxlError(
+                    f"{file} lacks {', '.join(missing)}; it needs {', '.join(REQUIRED)} "
+                    f"(and optionally {', '.join(OPTIONAL)}); {_SAVE_HINT}"
+                )
+            arrays = {k: npz[k] for k in REQUIRED + OPTIONAL if k in present}
+    except MaxlError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        raise MaxlError(f"{file} could not be read as .npz ({err}); {_SAVE_HINT}") from err
+    if ("fine_train" in arrays) != ("fine_test" in arrays):
+        have, lack = ("fine_train", "fine_test")[:: 1 if "fine_train" in arrays else -1]
+        raise MaxlError(f"{file} has {have} but not {lack}; give both fine arrays or neither")
+    return arrays
+
+
+def _images(arrays: dict[str, np.ndarray], file: Path) -> tuple[torch.Tensor, torch.Tensor]:
+    """Both image arrays as uint8 NCHW tensors; floats in [0, 1] (judged jointly) are scaled."""
+    xs = [_to_nchw(arrays[k], k, file) for k in ("x_train", "x_test")]
+    floats = [x for x in xs if np.issubdtype(x.dtype, np.floating)]
+    for key, x in zip(("x_train", "x_test"), xs, strict=True):
+        if x.dtype != np.uint8 and not np.issubdtype(x.dtype, np.floating):
+            raise MaxlError(
+                f"{file}: {key} has dtype {x.dtype}; images must be uint8 (0..255) or float "
+                "(0..1 or 0..255): convert with .astype(numpy.uint8)"
+            )
+        if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
+            raise MaxlError(f"{file}: {key} contains NaN or infinity; clean the images")
+    scale = 255.0 if floats and max(float(x.max(initial=0)) for x in floats) <= 1.0 else 1.0
+    out = []
+    for x in xs:
+        if x.dtype != np.uint8:
+            x = np.clip(np.rint(x.astype(np.float64) * scale), 0, 255).astype(np.uint8)
+        out.append(torch.from_numpy(np.ascontiguousarray(x)))
+    if out[0].shape[1:] != out[1].shape[1:]:
+        raise MaxlError(
+            f"{file}: x_train images are {tuple(out[0].shape[1:])} but x_test images are "
+            f"{tuple(out[1].shape[1:])} (C, H, W); give both the same shape"
+        )
+    return out[0], out[1]
+
+
+def _to_nchw(x: np.ndarray, key: str, file: Path) -> np.ndarray:
+    """(N,H,W) -> (N,1,H,W); 4-D: NCHW if dim 1 is 1 or 3, else NHWC if the last dim is 1/3/4."""
+    layout = None
+    if x.ndim == 3:
+        layout = "NHW"
+    elif x.ndim == 4 and x.shape[1] in (1, 3):
+        layout = "NCHW"
+    elif x.ndim == 4 and x.shape[-1] in (1, 3, 4):
+        layout = "NHWC"
+    elif x.ndim == 4 and x.shape[1] == 4:
+        layout = "NCHW"
+    if layout is None or len(x) == 0:
+        raise MaxlError(
+            f"{file}: {key} has shape {x.shape}; images must be a non-empty (N,H,W), "
+            "(N,H,W,C) or (N,C,H,W) array with C in 1, 3, 4"
+        )
+    if layout == "NHW":
+        return x[:, None]
+    return x.transpose(0, 3, 1, 2) if layout == "NHWC" else x
+
+
+def _labels(y: np.ndarray, key: str, n: int, file: Path) -> torch.Tensor:
+    """One split's labels as int64 [n]; a (n, 1) column is accepted and flattened."""
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if not np.issubdtype(y.dtype, np.integer):
+        raise MaxlError(
+            f"{file}: {key} has dtype {y.dtype}; labels must be integers 0..K-1 "
+            "(convert with .astype(numpy.int64))"
+        )
+    if y.shape != (n,):
+        raise MaxlError(
+            f"{file}: {key} has shape {y.shape} but there are {n} images; "
+            "give one label per image as a 1-D array"
+        )
+    if n and int(y.min()) < 0:
+        raise MaxlError(f"{file}: {key} has negative label {int(y.min())}; labels must be >= 0")
+    return torch.from_numpy(y.astype(np.int64))
+
+
+def _num_classes(splits: list[torch.Tensor]) -> int:
+    return max(int(y.max()) for y in splits if len(y)) + 1
+
+
+def _check_nested(fine: list[torch.Tensor], primary: list[torch.Tensor], file: Path) -> None:
+    """Every fine class must sit under exactly one primary class."""
+    f, p = torch.cat(fine), torch.cat(primary)
+    pairs = torch.unique(f * (int(p.max()) + 1) + p)
+    fine_of = pairs // (int(p.max()) + 1)
+    repeated = fine_of[1:][fine_of[1:] == fine_of[:-1]]
+    if len(repeated):
+        bad = int(repeated[0])
+        parents = torch.unique(p[f == bad]).tolist()
+        raise MaxlError(
+            f"{file}: fine class {bad} appears under primary classes {parents}; each fine class "
+            "must belong to exactly one primary class (fix fine_train/fine_test or y_train/y_test)"
+        )

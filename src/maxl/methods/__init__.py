@@ -1,0 +1,62 @@
+"""Where the auxiliary labels come from: one module per baseline of the paper."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from maxl.config import TrainConfig
+from maxl.errors import MaxlError
+from maxl.hierarchy import Hierarchy
+from maxl.methods.base import AuxiliaryLabels
+from maxl.methods.human import HumanLabels
+from maxl.methods.maxl import MetaLabels
+from maxl.methods.single import SingleTask
+from maxl.models.generator import LabelGenerator
+from maxl.task import Task
+
+METHOD_NAMES = ("single", "human", "maxl")
+
+
+def build_method(
+    config: TrainConfig,
+    task: Task,
+    hierarchy: Hierarchy,
+    backbone_factory: Callable[[], tuple[nn.Module, int]],
+    device: torch.device,
+) -> AuxiliaryLabels:
+    """The auxiliary-label source named by config.method, ready to train on `device`."""
+    if config.method == "single":
+        return SingleTask()
+    if config.method == "human":
+        if task.fine_train is None:
+            raise MaxlError(
+                f"--method human needs finer labels than level {task.primary_level} of "
+                f"{task.dataset.name}; choose a coarser --primary-level (levels: "
+                f"{', '.join(task.dataset.levels)}) or another method"
+            )
+        return HumanLabels(task.fine_train.to(device))
+    if config.method == "maxl":
+        backbone, feature_dim = backbone_factory()
+        generator = LabelGenerator(backbone, feature_dim, hierarchy).to(device)
+        optimizer = torch.optim.SGD(
+            generator.parameters(), lr=config.gen_lr, weight_decay=config.gen_weight_decay
+        )
+        scheduler = torch.optim.lr_scheduler.StepLR(
+            optimizer, step_size=config.lr_step, gamma=config.lr_gamma
+        )
+        return MetaLabels(
+            generator,
+            optimizer,
+            scheduler,
+            hypergrad=config.hypergrad,
+            entropy_weight=config.entropy_weight,
+            aux_weight=config.aux_weight,
+            focal_gamma=config.focal_gamma,
+        )
+    raise MaxlError(f"unknown method {config.method!r}; choose one of {', '.join(METHOD_NAMES)}")
+
+
+__all__ = ["METHOD_NAMES", "AuxiliaryLabels", "build_method"]

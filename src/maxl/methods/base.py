@@ -1,0 +1,27 @@
+"""The one thing the baselines differ in: where the auxiliary labels of a batch come from."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import torch
+from torch import nn
+
+
+class AuxiliaryLabels(ABC):
+    """A source of auxiliary labels for the multi-task network; methods plug in here."""
+
+    name: str
+
+    @abstractmethod
+    def targets(self, x: torch.Tensor, y: torch.Tensor, rows: torch.Tensor) -> torch.Tensor | None:
+        """Auxiliary targets of a batch (class indices [N] or probabilities [N, K], no graph),
+        or None for no auxiliary loss. `rows` are the batch's indices into the training set."""
+
+    def after_step(  # noqa: B027 (an optional hook)
+        self, net: nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float
+    ) -> None:
+        """Hook after each multi-task step (MAXL trains its generator here)."""
+
+    def end_epoch(self) -> None:  # noqa: B027 (an optional hook)
+        """Hook after each epoch (learning-rate schedules of the method's own networks)."""

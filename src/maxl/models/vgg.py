@@ -1,0 +1,52 @@
+"""CIFAR VGG-16 with BatchNorm, as in the original MAXL code, ending in global average pooling."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from maxl.errors import MaxlError
+from maxl.models.backbones import check_images
+
+# Channel widths of the 13 conv3x3 layers; "M" is a 2x2 max-pool.
+VGG16_CONFIG: tuple[int | str, ...] = (
+    64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M",
+)  # fmt: skip
+
+
+class VGG16BN(nn.Module):
+    """13 conv3x3(+bias)-BN-ReLU layers with 5 max-pools, then average pooling to 1x1.
+
+    Maps [N, in_channels, H, W] with H, W >= 32 to features [N, 512].
+    """
+
+    min_size: int = 32
+
+    def __init__(self, in_channels: int = 3) -> None:
+        super().__init__()
+        if in_channels < 1:
+            raise MaxlError(f"in_channels must be a positive integer, got {in_channels!r}")
+        self.in_channels = in_channels
+        layers: list[nn.Module] = []
+        cin = in_channels
+        for v in VGG16_CONFIG:
+            if v == "M":
+                layers.append(nn.MaxPool2d(2))
+            else:
+                assert isinstance(v, int)
+                layers += [nn.Conv2d(cin, v, 3, padding=1), nn.BatchNorm2d(v), nn.ReLU()]
+                cin = v
+        self.features = nn.Sequential(*layers)
+        self.feature_dim: int = cin
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return features [N, 512], averaged over whatever spatial map remains (1x1 for 32x32)."""
+        check_images(x, self.in_channels, self.min_size, "vgg16")
+        return self.features(x).mean(dim=(-2, -1))

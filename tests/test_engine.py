@@ -1,0 +1,61 @@
+import dataclasses
+from pathlib import Path
+
+import pytest
+import torch
+
+from maxl.config import TrainConfig
+from maxl.engine import build_run, train
+
+
+def digits_config(tmp_path: Path, **changes) -> TrainConfig:
+    base = TrainConfig(
+        dataset="digits", epochs=1, train_size=300, progress=False, out=tmp_path / "run"
+    )
+    return dataclasses.replace(base, **changes)
+
+
+def test_single_task_learns_digits(tmp_path):
+    """Chance is 10 %; a few epochs of SGD on 8×8 digits must be far above it."""
+    results = train(digits_config(tmp_path, method="single", lr=0.1, epochs=4, train_size=None))
+    assert results["test_accuracy"] > 0.6
+
+
+def test_a_cpu_run_is_repeatable(tmp_path):
+    config = digits_config(tmp_path, method="maxl", psi=(2,))
+    first = train(config)
+    second = train(dataclasses.replace(config, out=tmp_path / "again"))
+    assert first["test_accuracy"] == second["test_accuracy"]
+    assert first["final_train_loss"] == second["final_train_loss"]
+
+
+def test_every_method_starts_from_the_same_network_and_subset(tmp_path):
+    runs = [
+        build_run(digits_config(tmp_path, method=m, primary_level="2"))
+        for m in ("single", "human", "maxl")
+    ]
+    for run in runs[1:]:
+        assert torch.equal(run.x_train, runs[0].x_train)
+        for a, b in zip(run.net.parameters(), runs[0].net.parameters(), strict=True):
+            assert torch.equal(a, b)
+
+
+def test_maxl_trains_the_generator(tmp_path):
+    run = build_run(digits_config(tmp_path, method="maxl", psi=(3,), gen_lr=0.1))
+    before = [p.clone() for p in run.method.generator.parameters()]
+    from maxl.engine import train_epoch
+
+    train_epoch(run, epoch=1)
+    changed = [
+        not torch.equal(a, b)
+        for a, b in zip(before, run.method.generator.parameters(), strict=True)
+    ]
+    assert all(changed)
+
+
+@pytest.mark.parametrize("method", ["single", "maxl"])
+def test_non_finite_loss_stops_with_the_step(tmp_path, method):
+    from maxl.errors import MaxlError
+
+    with pytest.raises(MaxlError, match="at epoch 1, step"):
+        train(digits_config(tmp_path, method=method, lr=1e30))
