@@ -46,7 +46,7 @@ def test_hierarchy_from_labels_lays_fine_classes_out_block_by_block():
     fine = torch.tensor([0, 1, 2, 3, 4, 0, 3])
     primary = torch.tensor([1, 0, 1, 0, 1, 1, 0])
     h, fine_to_aux = hierarchy_from_labels(primary, fine)
-    assert h.psi == (2, 3)
+    assert h.psi == [2, 3]
     assert fine_to_aux.tolist() == [2, 0, 3, 1, 4]
     for f, p in zip(fine.tolist(), primary.tolist(), strict=True):
         assert fine_to_aux[f].item() in h.block(p)

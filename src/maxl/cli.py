@@ -10,6 +10,7 @@ from pathlib import Path
 
 from maxl.config import TrainConfig
 from maxl.errors import MaxlError
+from maxl.hypergrad import HYPERGRADIENT_METHODS
 from maxl.methods import METHOD_NAMES
 from maxl.models import BACKBONE_NAMES
 
@@ -68,7 +69,7 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
     add(
         "--hypergrad",
         default=defaults.hypergrad,
-        choices=("exact", "finite-difference"),
+        choices=tuple(HYPERGRADIENT_METHODS),
         help="generator gradient: exact second order, or the first-order central difference "
         "(default: %(default)s)",
     )

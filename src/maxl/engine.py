@@ -19,6 +19,7 @@ from maxl.data.batches import batch_indices, channel_stats, to_float
 from maxl.data.dataset import load_dataset
 from maxl.errors import MaxlError
 from maxl.hierarchy import Hierarchy
+from maxl.hypergrad import HYPERGRADIENT_METHODS
 from maxl.losses import focal_loss
 from maxl.methods import AuxiliaryLabels, build_method
 from maxl.models import MultiTaskNet, build_backbone
@@ -46,7 +47,8 @@ class Run:
     mean: torch.Tensor
     std: torch.Tensor
     rng: torch.Generator
-    crop_pad: int
+    crop_pad: int  # 0: no random crop
+    flip: bool  # random horizontal flips
 
 
 def resolve_device(name: str) -> torch.device:
@@ -71,9 +73,10 @@ def build_run(config: TrainConfig) -> Run:
     for name in ("epochs", "batch_size", "lr_step"):
         if getattr(config, name) < 1:
             raise MaxlError(f"--{name.replace('_', '-')} must be at least 1")
-    if config.hypergrad not in ("exact", "finite-difference"):
+    if config.hypergrad not in HYPERGRADIENT_METHODS:
         raise MaxlError(
-            f"unknown --hypergrad {config.hypergrad!r}; choose exact or finite-difference"
+            f"unknown --hypergrad {config.hypergrad!r}; choose one of "
+            + ", ".join(HYPERGRADIENT_METHODS)
         )
     device = resolve_device(config.device)
     dataset = load_dataset(config.dataset, config.data_dir)
@@ -113,6 +116,7 @@ def build_run(config: TrainConfig) -> Run:
         std=std,
         rng=torch.Generator(device=device).manual_seed(config.seed),
         crop_pad=crop_pad if config.augment else 0,
+        flip=config.augment and dataset.flip,
     )
 
 
@@ -130,13 +134,7 @@ def train_epoch(run: Run, epoch: int) -> dict[str, float]:
     )
     for step, rows in enumerate(bar, start=1):
         x = to_float(run.x_train[rows], run.mean, run.std)
-        if run.crop_pad or (config.augment and run.task.dataset.flip):
-            x = augment_batch(
-                x,
-                pad=run.crop_pad,
-                flip=config.augment and run.task.dataset.flip,
-                generator=run.rng,
-            )
+        x = augment_batch(x, pad=run.crop_pad, flip=run.flip, generator=run.rng)
         y = run.y_train[rows]
         targets = run.method.targets(x, y, rows)
         primary_logits, aux_logits = net(x)
@@ -187,8 +185,8 @@ def train(config: TrainConfig, log: Log | None = None) -> dict[str, Any]:
     say = log or (lambda _: None)
     say(
         f"{config.method} on {config.dataset} (level {run.task.primary_level}, "
-        f"ψ={list(run.hierarchy.psi)}): "
-        f"{len(run.x_train)} training images, {config.epochs} epochs, {config.backbone}"
+        f"ψ={run.hierarchy.psi}): "
+        f"{len(run.x_train)} training images, {config.epochs} epoch(s), {config.backbone}"
     )
     record: dict[str, Any] = {}
     for epoch in range(1, config.epochs + 1):
@@ -213,7 +211,7 @@ def train(config: TrainConfig, log: Log | None = None) -> dict[str, Any]:
         "final_train_loss": record["train_loss"],
         "wall_time_s": time.perf_counter() - started,
         "primary_level": run.task.primary_level,
-        "psi": list(run.hierarchy.psi),
+        "psi": run.hierarchy.psi,
         "num_train": len(run.x_train),
         "num_test": len(run.x_test),
         "device": str(run.x_train.device),

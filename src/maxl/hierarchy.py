@@ -26,12 +26,12 @@ class Hierarchy:
                 f"ψ must be positive, got {values}; every primary class needs at least one "
                 "auxiliary class"
             )
-        self.psi: tuple[int, ...] = tuple(int(v) for v in values)
+        self._psi = tuple(int(v) for v in values)
         starts = [0]
-        for size in self.psi:
+        for size in self._psi:
             starts.append(starts[-1] + size)
         self._starts = tuple(starts)
-        self._owner = torch.repeat_interleave(torch.arange(len(self.psi)), torch.tensor(self.psi))
+        self._owner = torch.repeat_interleave(torch.arange(len(self._psi)), torch.tensor(self._psi))
 
     @classmethod
     def uniform(cls, num_primary: int, per_class: int) -> Hierarchy:
@@ -39,8 +39,13 @@ class Hierarchy:
         return cls([per_class] * num_primary)
 
     @property
+    def psi(self) -> list[int]:
+        """ψ[i]: the number of auxiliary classes of primary class i (a copy)."""
+        return list(self._psi)
+
+    @property
     def num_primary(self) -> int:
-        return len(self.psi)
+        return len(self._psi)
 
     @property
     def num_aux(self) -> int:
@@ -75,13 +80,13 @@ class Hierarchy:
             )
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Hierarchy) and other.psi == self.psi
+        return isinstance(other, Hierarchy) and other._psi == self._psi
 
     def __hash__(self) -> int:
-        return hash(self.psi)
+        return hash(self._psi)
 
     def __repr__(self) -> str:
-        return f"Hierarchy({list(self.psi)})"
+        return f"Hierarchy({self.psi})"
 
 
 def hierarchy_from_labels(

@@ -85,8 +85,7 @@ def choose_psi(
         hierarchy = Hierarchy(values)
         if method == "human" and task.human is not None and hierarchy != task.human:
             raise MaxlError(
-                f"the human hierarchy fixes ψ to {list(task.human.psi)}; drop --psi for "
-                "--method human"
+                f"the human hierarchy fixes ψ to {task.human.psi}; drop --psi for --method human"
             )
         return hierarchy
     if task.human is not None:
