@@ -138,3 +138,20 @@ def test_help_explains_every_option():
         "--primary-level",
     ):
         assert option in result.stdout
+
+
+def test_npz_with_fine_labels_trains_human_with_the_derived_psi(tmp_path):
+    rng = np.random.default_rng(1)
+    fine_train, fine_test = rng.integers(0, 5, 40), rng.integers(0, 5, 10)
+    coarse = np.array([1, 0, 1, 1, 0])  # fine classes 1, 4 under 0; 0, 2, 3 under 1
+    path = write_npz(
+        tmp_path / "nested.npz",
+        y_train=coarse[fine_train],
+        y_test=coarse[fine_test],
+        fine_train=fine_train,
+        fine_test=fine_test,
+    )
+    out = tmp_path / "run"
+    args = ["train", "--dataset", f"npz:{path}", "--method", "human", "--epochs", "1"]
+    assert main([*args, "--no-progress", "--out", str(out)]) == 0
+    assert json.loads((out / "results.json").read_text())["psi"] == [2, 3]
