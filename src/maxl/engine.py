@@ -178,8 +178,8 @@ def evaluate(run: Run) -> dict[str, float]:
 def train(config: TrainConfig, log: Log | None = None) -> dict[str, Any]:
     """Train one method on one dataset; write metrics.jsonl and results.json; return the results."""
     started = time.perf_counter()
-    run = build_run(config)
     out = prepare_out_dir(config.out or default_out_dir(config))
+    run = build_run(config)
     metrics_path = out / "metrics.jsonl"
     metrics_path.write_text("")
     say = log or (lambda _: None)
