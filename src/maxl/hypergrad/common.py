@@ -62,6 +62,19 @@ class MetaProblem:
     def entropy_term(self, labels: torch.Tensor) -> torch.Tensor:
         return self.entropy_weight * entropy_regulariser(labels)
 
+    def inner_step(
+        self, theta: Params, labels: torch.Tensor, *, create_graph: bool
+    ) -> tuple[list[torch.Tensor], Params]:
+        """∇_θ L_train(θ, labels) (with its graph if create_graph) and θ⁺ = θ − α∇_θ L_train."""
+        primary_logits, aux_logits = self.net_forward(theta, self.x)
+        train_loss = self.primary_loss(primary_logits, self.y) + self.aux_loss(aux_logits, labels)
+        grad_theta = zeros_for_unused(train_loss, list(theta.values()), create_graph=create_graph)
+        theta_plus = {
+            name: p.detach() - self.inner_lr * g.detach()
+            for (name, p), g in zip(theta.items(), grad_theta, strict=True)
+        }
+        return grad_theta, theta_plus
+
     def meta_direction(self, theta_plus: Params) -> Params:
         """d = ∇_{θ⁺} L_pri(θ⁺; x', y'), zero for parameters the primary loss does not reach."""
         leaves = {name: p.detach().requires_grad_() for name, p in theta_plus.items()}

@@ -17,15 +17,7 @@ def exact_hypergradient(problem: MetaProblem) -> list[torch.Tensor]:
     theta = problem.trainable_net_params()
     phi = problem.generator_params()
     labels = problem.generated_labels()
-    primary_logits, aux_logits = problem.net_forward(theta, problem.x)
-    train_loss = problem.primary_loss(primary_logits, problem.y) + problem.aux_loss(
-        aux_logits, labels
-    )
-    grad_theta = zeros_for_unused(train_loss, list(theta.values()), create_graph=True)
-    theta_plus = {
-        name: p.detach() - problem.inner_lr * g.detach()
-        for (name, p), g in zip(theta.items(), grad_theta, strict=True)
-    }
+    grad_theta, theta_plus = problem.inner_step(theta, labels, create_graph=True)
     direction = problem.meta_direction(theta_plus)
     inner = sum(
         (g * d).sum()

@@ -20,15 +20,7 @@ def finite_difference_hypergradient(
     theta = problem.trainable_net_params()
     phi = problem.generator_params()
     labels = problem.generated_labels()
-    primary_logits, aux_logits = problem.net_forward(theta, problem.x)
-    train_loss = problem.primary_loss(primary_logits, problem.y) + problem.aux_loss(
-        aux_logits, labels.detach()
-    )
-    grad_theta = zeros_for_unused(train_loss, list(theta.values()))
-    theta_plus = {
-        name: p.detach() - problem.inner_lr * g
-        for (name, p), g in zip(theta.items(), grad_theta, strict=True)
-    }
+    _, theta_plus = problem.inner_step(theta, labels.detach(), create_graph=False)
     direction = problem.meta_direction(theta_plus)
     meta = problem.entropy_term(labels)
     norm = torch.sqrt(sum((d.double() ** 2).sum() for d in direction.values()))
