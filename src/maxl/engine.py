@@ -152,8 +152,8 @@ def train_epoch(run: Run, epoch: int) -> dict[str, float]:
             )
         run.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        run.method.before_update(net, x, y, lr=run.optimizer.param_groups[0]["lr"])
         run.optimizer.step()
-        run.method.after_step(net, x, y, lr=run.optimizer.param_groups[0]["lr"])
         totals += torch.stack([loss, primary_loss, aux_loss]).detach().double()
         if step % 10 == 0:
             bar.set_postfix(loss=f"{totals[0].item() / step:.3f}")

@@ -6,19 +6,23 @@ import torch
 import torch.nn.functional as F
 
 
+def focal_terms(logits: torch.Tensor, gamma: float = 2.0) -> torch.Tensor:
+    """-(1 - p_k)^γ log p_k for every entry, p = softmax(logits): the per-class cost that a target
+    distribution weights. Computed from log_softmax, so it stays finite for large logits."""
+    log_p = F.log_softmax(logits, dim=-1)
+    return -log_p if gamma == 0 else -(1 - log_p.exp()).pow(gamma) * log_p
+
+
 def focal_loss(logits: torch.Tensor, target: torch.Tensor, gamma: float = 2.0) -> torch.Tensor:
     """Batch mean of -Σ_k t_k (1 - p_k)^γ log p_k with p = softmax(logits); γ = 0 is cross-entropy.
 
-    `target` is either class indices [N] (a one-hot t) or a distribution [N, K]. Computed from
-    log_softmax, so it stays finite for large logits.
+    `target` is either class indices [N] (a one-hot t) or a distribution [N, K].
     """
-    log_p = F.log_softmax(logits, dim=-1)
     if not target.dtype.is_floating_point:
-        log_p = log_p.gather(-1, target.long().unsqueeze(-1))
+        log_p = F.log_softmax(logits, dim=-1).gather(-1, target.long().unsqueeze(-1))
         weighted = log_p if gamma == 0 else (1 - log_p.exp()).pow(gamma) * log_p
         return -weighted.squeeze(-1).mean()
-    weighted = log_p if gamma == 0 else (1 - log_p.exp()).pow(gamma) * log_p
-    return -(target * weighted).sum(dim=-1).mean()
+    return (target * focal_terms(logits, gamma)).sum(dim=-1).mean()
 
 
 def entropy_regulariser(probabilities: torch.Tensor) -> torch.Tensor:

@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 from torch import nn
 
 from maxl.errors import MaxlError
-from maxl.hypergrad.common import MetaProblem, batch_statistics
-from maxl.hypergrad.exact import exact_hypergradient
-from maxl.hypergrad.finite_difference import finite_difference_hypergradient
+from maxl.hypergrad.common import MetaProblem, Sensitivity, batch_statistics, meta_gradient
+from maxl.hypergrad.exact import exact_sensitivity
+from maxl.hypergrad.finite_difference import finite_difference_sensitivity
 
-HYPERGRADIENT_METHODS: dict[str, Callable[[MetaProblem], list[torch.Tensor]]] = {
-    "exact": exact_hypergradient,
-    "finite-difference": finite_difference_hypergradient,
+HYPERGRADIENT_METHODS: dict[str, Sensitivity] = {
+    "exact": exact_sensitivity,
+    "finite-difference": finite_difference_sensitivity,
 }
+
+
+def sensitivity_of(method: str) -> Sensitivity:
+    """The label-sensitivity function of a hypergradient method, by name."""
+    if method not in HYPERGRADIENT_METHODS:
+        raise MaxlError(
+            f"unknown hypergradient method {method!r}; choose one of "
+            + ", ".join(HYPERGRADIENT_METHODS)
+        )
+    return HYPERGRADIENT_METHODS[method]
 
 
 def generator_hypergradient(
@@ -39,11 +47,7 @@ def generator_hypergradient(
     times the entropy regulariser. BatchNorm uses batch statistics; no running statistic and
     no .grad of either network is touched.
     """
-    if method not in HYPERGRADIENT_METHODS:
-        raise MaxlError(
-            f"unknown hypergradient method {method!r}; choose one of "
-            + ", ".join(HYPERGRADIENT_METHODS)
-        )
+    sensitivity = sensitivity_of(method)
     x_meta, y_meta = (x, y) if meta_batch is None else meta_batch
     problem = MetaProblem(
         net=net,
@@ -58,4 +62,16 @@ def generator_hypergradient(
         focal_gamma=float(focal_gamma),
     )
     with batch_statistics(net, generator):
-        return HYPERGRADIENT_METHODS[method](problem)
+        labels = problem.generated_labels()
+        theta = problem.trainable_net_params()
+        train_grad = problem.train_gradient(theta, labels)
+        return meta_gradient(problem, labels, theta, train_grad, sensitivity)
+
+
+__all__ = [
+    "HYPERGRADIENT_METHODS",
+    "MetaProblem",
+    "generator_hypergradient",
+    "meta_gradient",
+    "sensitivity_of",
+]

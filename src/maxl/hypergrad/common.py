@@ -1,9 +1,18 @@
 """Pieces every hypergradient method shares: functional forwards that leave running statistics
-alone, the multi-task loss, and the step θ⁺ = θ − α∇_θ L_train."""
+alone, the multi-task gradient, the step θ⁺ = θ − α∇_θ L_train, and the final generator backward.
+
+Every method rests on one identity. L_train is linear in the generated labels t, with
+∂L_train/∂t_nk = (w/N)·c_nk(θ), c = the focal cost of the auxiliary logits. So
+
+    ∇_φ L_meta = ∇_φ [ −α Σ_nk t_nk(φ)·s_nk + λH(t(φ)) ],   s_nk = (w/N)·⟨∇_θ c_nk(θ), d⟩,
+
+with d = ∇_{θ⁺} L_pri(θ⁺; x'). A method only has to give the label sensitivity s: `exact` by a
+forward-mode Jacobian-vector product, `finite-difference` by a central difference along d.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -12,7 +21,7 @@ from torch import nn
 from torch.func import functional_call
 
 from maxl.errors import MaxlError
-from maxl.losses import entropy_regulariser, focal_loss
+from maxl.losses import entropy_regulariser, focal_loss, focal_terms
 
 Params = dict[str, torch.Tensor]
 
@@ -56,24 +65,17 @@ class MetaProblem:
     def primary_loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return focal_loss(logits, y, self.focal_gamma)
 
-    def aux_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return self.aux_weight * focal_loss(logits, labels, self.focal_gamma)
+    def label_weights(self, aux_logits: torch.Tensor) -> torch.Tensor:
+        """∂L_train/∂t: (w/N)·focal cost per sample and auxiliary class, [N, K]."""
+        return self.aux_weight / len(aux_logits) * focal_terms(aux_logits, self.focal_gamma)
 
-    def entropy_term(self, labels: torch.Tensor) -> torch.Tensor:
-        return self.entropy_weight * entropy_regulariser(labels)
-
-    def inner_step(
-        self, theta: Params, labels: torch.Tensor, *, create_graph: bool
-    ) -> tuple[list[torch.Tensor], Params]:
-        """∇_θ L_train(θ, labels) (with its graph if create_graph) and θ⁺ = θ − α∇_θ L_train."""
+    def train_gradient(self, theta: Params, labels: torch.Tensor) -> Params:
+        """∇_θ L_train(θ, labels) with the labels held fixed, no graph."""
         primary_logits, aux_logits = self.net_forward(theta, self.x)
-        train_loss = self.primary_loss(primary_logits, self.y) + self.aux_loss(aux_logits, labels)
-        grad_theta = zeros_for_unused(train_loss, list(theta.values()), create_graph=create_graph)
-        theta_plus = {
-            name: p.detach() - self.inner_lr * g.detach()
-            for (name, p), g in zip(theta.items(), grad_theta, strict=True)
-        }
-        return grad_theta, theta_plus
+        loss = self.primary_loss(primary_logits, self.y) + self.aux_weight * focal_loss(
+            aux_logits, labels.detach(), self.focal_gamma
+        )
+        return dict(zip(theta, zeros_for_unused(loss, list(theta.values())), strict=True))
 
     def meta_direction(self, theta_plus: Params) -> Params:
         """d = ∇_{θ⁺} L_pri(θ⁺; x', y'), zero for parameters the primary loss does not reach."""
@@ -81,6 +83,40 @@ class MetaProblem:
         primary_logits, _ = self.net_forward(leaves, self.x_meta)
         loss = self.primary_loss(primary_logits, self.y_meta)
         return dict(zip(leaves, zeros_for_unused(loss, list(leaves.values())), strict=True))
+
+
+Sensitivity = Callable[[MetaProblem, Params, Params], torch.Tensor]
+
+
+def meta_gradient(
+    problem: MetaProblem,
+    labels: torch.Tensor,
+    theta: Params,
+    train_grad: Params,
+    sensitivity: Sensitivity,
+) -> list[torch.Tensor]:
+    """∇_φ L_meta from the generated labels (with their graph in φ), θ and ∇_θ L_train at θ.
+
+    Callers that already ran the multi-task step pass its labels and gradient, so neither the
+    generator nor the network runs a second time for them.
+    """
+    theta_plus = {
+        name: p.detach() - problem.inner_lr * train_grad[name].detach() for name, p in theta.items()
+    }
+    direction = problem.meta_direction(theta_plus)
+    s = sensitivity(problem, theta, direction)
+    meta = -problem.inner_lr * (labels * s.detach()).sum()
+    meta = meta + problem.entropy_weight * entropy_regulariser(labels)
+    grads = iter(zeros_for_unused(meta, problem.generator_params()))
+    return [
+        next(grads).detach() if p.requires_grad else torch.zeros_like(p)
+        for p in problem.generator.parameters()
+    ]
+
+
+def shifted(theta: Params, direction: Params, eps: torch.Tensor | float) -> Params:
+    """θ + ε·d, detached."""
+    return {name: p.detach() + eps * direction[name] for name, p in theta.items()}
 
 
 def zeros_for_unused(
@@ -118,12 +154,3 @@ def batch_statistics(*modules: nn.Module) -> Iterator[None]:
     finally:
         for m, mode in zip(norms, modes, strict=True):
             m.training = mode
-
-
-def full_generator_gradient(problem: MetaProblem, grads: list[torch.Tensor]) -> list[torch.Tensor]:
-    """Spread gradients for the trainable φ back over generator.parameters(), zeros for frozen."""
-    trainable = iter(grads)
-    return [
-        next(trainable).detach() if p.requires_grad else torch.zeros_like(p)
-        for p in problem.generator.parameters()
-    ]

@@ -1,28 +1,33 @@
-"""Exact (second-order) hypergradient of L_meta(φ) by double backward.
+"""Exact (second-order) hypergradient by one forward-mode Jacobian-vector product.
 
-With d = ∇_{θ⁺} L_pri(θ⁺) held fixed, ∇_φ L_meta = ∇_φ[−α ⟨∇_θ L_train(θ, φ), d⟩] + λ∇_φ H:
-one backward with create_graph gives ∇_θ L_train, the inner product with d is then
-differentiated in φ. The graph of θ⁺'s own forward is never needed.
+The mixed term −α(∂²L_train/∂φ∂θ)·d needs s = (w/N)·J_θ c(θ)·d, the derivative of every
+per-sample focal cost along d (see `common`). Forward mode gives it in one pass at θ with dual
+parameters: about the cost of a training step, and no graph of a backward pass is ever built.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.autograd.forward_ad as fwad
 
-from maxl.hypergrad.common import MetaProblem, full_generator_gradient, zeros_for_unused
+from maxl.errors import MaxlError
+from maxl.hypergrad.common import MetaProblem, Params
 
 
-def exact_hypergradient(problem: MetaProblem) -> list[torch.Tensor]:
-    """∇_φ L_meta exactly, one tensor per generator parameter."""
-    theta = problem.trainable_net_params()
-    phi = problem.generator_params()
-    labels = problem.generated_labels()
-    grad_theta, theta_plus = problem.inner_step(theta, labels, create_graph=True)
-    direction = problem.meta_direction(theta_plus)
-    inner = sum(
-        (g * d).sum()
-        for g, d in zip(grad_theta, direction.values(), strict=True)
-        if g.requires_grad
-    )
-    meta = -problem.inner_lr * inner + problem.entropy_term(labels)
-    return full_generator_gradient(problem, zeros_for_unused(meta, phi))
+def exact_sensitivity(problem: MetaProblem, theta: Params, direction: Params) -> torch.Tensor:
+    """s = d/dε [(w/N)·c(θ + εd)] at ε = 0, exactly, [N, K]."""
+    try:
+        with torch.no_grad(), fwad.dual_level():
+            dual = {name: fwad.make_dual(p.detach(), direction[name]) for name, p in theta.items()}
+            _, aux_logits = problem.net_forward(dual, problem.x)
+            weights = fwad.unpack_dual(problem.label_weights(aux_logits))
+    except (NotImplementedError, RuntimeError) as error:
+        if "forward" not in str(error).lower() and "dual" not in str(error).lower():
+            raise
+        raise MaxlError(
+            f"the multi-task network uses an operation without a forward-mode derivative "
+            f"({str(error).splitlines()[0]}); use --hypergrad finite-difference"
+        ) from error
+    if weights.tangent is None:  # θ does not reach the auxiliary head
+        return torch.zeros_like(weights.primal)
+    return weights.tangent

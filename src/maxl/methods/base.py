@@ -18,10 +18,11 @@ class AuxiliaryLabels(ABC):
         """Auxiliary targets of a batch (class indices [N] or probabilities [N, K], no graph),
         or None for no auxiliary loss. `rows` are the batch's indices into the training set."""
 
-    def after_step(  # noqa: B027 (an optional hook)
+    def before_update(  # noqa: B027 (an optional hook)
         self, net: nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float
     ) -> None:
-        """Hook after each multi-task step (MAXL trains its generator here)."""
+        """Hook between the multi-task backward and the optimiser step, while net's .grad holds
+        ∇_θ L_train of this batch at the current θ (MAXL trains its generator here)."""
 
     def end_epoch(self) -> None:  # noqa: B027 (an optional hook)
         """Hook after each epoch (learning-rate schedules of the method's own networks)."""

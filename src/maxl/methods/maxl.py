@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import torch
+from torch import nn
 
-from maxl.hypergrad import generator_hypergradient
+from maxl.hypergrad import MetaProblem, meta_gradient, sensitivity_of
+from maxl.hypergrad.common import batch_statistics
 from maxl.methods.base import AuxiliaryLabels
 from maxl.models.generator import LabelGenerator
 
 
 class MetaLabels(AuxiliaryLabels):
-    """Generated labels for the multi-task step, then one generator step on L_meta."""
+    """Generated labels for the multi-task step, then one generator step on L_meta.
+
+    The step reuses the iteration's own work: the generator's forward that gave the targets
+    (kept with its graph) and the multi-task gradient in the network's .grad, so per meta step
+    only d = ∇_{θ⁺}L_pri(θ⁺), the label sensitivity and one generator backward are added.
+    With meta_every = K the generator steps on every K-th iteration only (K = 1: the paper).
+    """
 
     name = "maxl"
 
@@ -24,31 +32,50 @@ class MetaLabels(AuxiliaryLabels):
         entropy_weight: float,
         aux_weight: float,
         focal_gamma: float,
+        meta_every: int = 1,
     ) -> None:
         self.generator = generator
         self.optimizer = optimizer
         self.scheduler = scheduler
-        self.hypergrad = hypergrad
+        self.sensitivity = sensitivity_of(hypergrad)
         self.entropy_weight = entropy_weight
         self.aux_weight = aux_weight
         self.focal_gamma = focal_gamma
+        self.meta_every = meta_every
+        self.iteration = 0
+        self.pending: torch.Tensor | None = None  # this iteration's labels, with their graph
 
     def targets(self, x: torch.Tensor, y: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            return self.generator(x, y)
+        self.iteration += 1
+        if (self.iteration - 1) % self.meta_every:
+            with torch.no_grad():
+                return self.generator(x, y)
+        labels = self.generator(x, y)
+        self.pending = labels
+        return labels.detach()
 
-    def after_step(self, net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float) -> None:
-        grads = generator_hypergradient(
-            net,
-            self.generator,
-            x,
-            y,
-            inner_lr=lr,
+    def before_update(self, net: nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float) -> None:
+        if self.pending is None:
+            return
+        labels, self.pending = self.pending, None
+        problem = MetaProblem(
+            net=net,
+            generator=self.generator,
+            x=x,
+            y=y,
+            x_meta=x,
+            y_meta=y,
+            inner_lr=float(lr),
             entropy_weight=self.entropy_weight,
-            method=self.hypergrad,
             aux_weight=self.aux_weight,
             focal_gamma=self.focal_gamma,
         )
+        theta = problem.trainable_net_params()
+        train_grad = {
+            name: torch.zeros_like(p) if p.grad is None else p.grad for name, p in theta.items()
+        }
+        with batch_statistics(net):
+            grads = meta_gradient(problem, labels, theta, train_grad, self.sensitivity)
         for p, g in zip(self.generator.parameters(), grads, strict=True):
             p.grad = g
         self.optimizer.step()
