@@ -64,9 +64,10 @@ def test_level_names_must_be_counts():
 
 @pytest.mark.parametrize("name", ["cifar-11", "mnist-ish", ""])
 def test_unknown_name_lists_known_ones(name):
-    with pytest.raises(MaxlError, match="use one of digits, fashion-mnist, npz:PATH"):
+    known = "digits, fashion-mnist, mnist, cifar10, cifar100, svhn, cinic10, npz:PATH"
+    with pytest.raises(MaxlError, match=f"use one of {known}"):
         load_dataset(name)
-    assert KNOWN_DATASETS == ("digits", "fashion-mnist", "npz:PATH")
+    assert ", ".join(KNOWN_DATASETS) == known
 
 
 def test_npz_hints():
@@ -84,3 +85,22 @@ def test_name_spelling_is_forgiving(monkeypatch):
     load_dataset("FASHION_MNIST", data_dir="/some/dir")
     assert calls == ["/some/dir"]
     assert load_dataset("Digits").name == "digits"
+
+
+@pytest.mark.parametrize(
+    ("name", "module", "loader"),
+    [
+        ("cifar10", "cifar", "load_cifar10"),
+        ("CIFAR100", "cifar", "load_cifar100"),
+        ("mnist", "mnist", "load_mnist"),
+        ("svhn", "svhn", "load_svhn"),
+        ("cinic10", "cinic10", "load_cinic10"),
+    ],
+)
+def test_paper_datasets_are_registered(monkeypatch, name, module, loader):
+    import importlib
+
+    monkeypatch.setattr(
+        importlib.import_module(f"maxl.data.{module}"), loader, lambda d: (loader, d)
+    )
+    assert load_dataset(name, data_dir="/d") == (loader, "/d")

@@ -166,3 +166,51 @@ def test_bad_file_found_first_is_reported_not_skipped(isolated_env, tmp_path):
     spec = replace(SPEC, system_dirs=(tmp_path / "sys",))
     with pytest.raises(MaxlError, match=r"explicit/a\.bin\.gz does not match"):
         obtain(spec, SUMS, tmp_path / "explicit", fetch=no_network)
+
+
+def test_md5_and_sha256_checksums(tmp_path):
+    path = write(tmp_path, "a.bin", gz=False)
+    md5 = "md5:" + hashlib.md5(CONTENT["a.bin"]).hexdigest()
+    sha = "sha256:" + SUMS["a.bin"].upper()
+    for checksum in (md5, sha, SUMS["a.bin"]):
+        assert read_verified(path, checksum, "fix") == CONTENT["a.bin"]
+    with pytest.raises(MaxlError, match=r"a\.bin does not match its MD5 checksum.*fix"):
+        read_verified(path, "md5:" + "0" * 32, "fix")
+
+
+def test_file_checksum_is_of_the_gz_bytes_on_disk(isolated_env, tmp_path):
+    path = write(tmp_path, "a.bin", gz=True)
+    gz_md5 = "md5:" + hashlib.md5(path.read_bytes()).hexdigest()
+    assert read_verified(path, None, "fix", file_checksum=gz_md5) == CONTENT["a.bin"]
+    spec = replace(SPEC, files=("a.bin",))
+    assert obtain(spec, {"a.bin.gz": gz_md5}, tmp_path, fetch=no_network)["a.bin"].data
+    path.write_bytes(gzip.compress(CONTENT["a.bin"], mtime=12345))  # same content, other bytes
+    with pytest.raises(MaxlError, match=r"a\.bin\.gz does not match its MD5 checksum"):
+        obtain(spec, {"a.bin.gz": gz_md5}, tmp_path, fetch=no_network)
+
+
+def test_suffixes_set_the_preferred_form(isolated_env, tmp_path):
+    write(tmp_path, "a.bin", gz=True)
+    write(tmp_path, "a.bin", gz=False, data=b"other")
+    spec = replace(SPEC, files=("a.bin",), suffixes=(".gz", ""))
+    assert obtain(spec, {}, tmp_path, fetch=no_network)["a.bin"].data == CONTENT["a.bin"]
+    assert find_file("a.bin", [tmp_path], [""], ("",)) == tmp_path / "a.bin"
+
+
+def test_mirrors_are_tried_in_turn(isolated_env):
+    spec = replace(SPEC, mirrors=("http://mirror.invalid/",))
+    urls = []
+
+    def fetch(url: str, dest: Path) -> None:
+        urls.append(url)
+        if url.startswith("http://example.invalid/"):
+            raise OSError("refused")
+        dest.write_bytes(gzip.compress(CONTENT[url.rsplit("/", 1)[1].removesuffix(".gz")]))
+
+    assert obtain(spec, SUMS, fetch=fetch)["b.bin"].data == CONTENT["b.bin"]
+    assert urls == [
+        "http://example.invalid/toy/a.bin.gz",
+        "http://mirror.invalid/a.bin.gz",
+        "http://example.invalid/toy/b.bin.gz",
+        "http://mirror.invalid/b.bin.gz",
+    ]

@@ -9,7 +9,9 @@ import torch
 
 from maxl.errors import MaxlError
 
-KNOWN_DATASETS = ("digits", "fashion-mnist", "npz:PATH")
+KNOWN_DATASETS = (
+    "digits", "fashion-mnist", "mnist", "cifar10", "cifar100", "svhn", "cinic10", "npz:PATH",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -102,17 +104,29 @@ def _check_labels(name: str, level: str, split: str, labels: torch.Tensor, n: in
 
 
 def load_dataset(name: str, data_dir: str | Path | None = None) -> ImageDataset:
-    """Load a dataset by name: "digits", "fashion-mnist" or "npz:PATH" (your own arrays)."""
+    """Load a dataset by name: one of KNOWN_DATASETS, "npz:PATH" being your own arrays."""
+    from maxl.data.cifar import load_cifar10, load_cifar100
+    from maxl.data.cinic10 import load_cinic10
     from maxl.data.digits import load_digits
     from maxl.data.fashion_mnist import load_fashion_mnist
+    from maxl.data.mnist import load_mnist
     from maxl.data.npz import load_npz
+    from maxl.data.svhn import load_svhn
 
     if name.startswith("npz:"):
         path = name[len("npz:") :]
         if not path:
             raise MaxlError("dataset 'npz:' names no file; write npz:PATH with your .npz file")
         return load_npz(path, data_dir)
-    loaders = {"digits": load_digits, "fashion-mnist": load_fashion_mnist}
+    loaders = {
+        "digits": load_digits,
+        "fashion-mnist": load_fashion_mnist,
+        "mnist": load_mnist,
+        "cifar10": load_cifar10,
+        "cifar100": load_cifar100,
+        "svhn": load_svhn,
+        "cinic10": load_cinic10,
+    }
     loader = loaders.get(name.strip().lower().replace("_", "-"))
     if loader is None:
         hint = f" (for your own file write npz:{name})" if name.endswith(".npz") else ""
