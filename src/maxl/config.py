@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+PRECISIONS = ("fp32", "bf16")
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -17,6 +19,8 @@ class TrainConfig:
     psi: tuple[int, ...] | None = None
     backbone: str = "small-cnn"
     hypergrad: str = "exact"
+    meta_every: int = 1
+    precision: str = "fp32"
     epochs: int = 200
     batch_size: int = 100
     lr: float = 0.01
@@ -36,6 +40,8 @@ class TrainConfig:
     data_dir: Path | None = None
     out: Path | None = None
     progress: bool = True
+    kmeans_epochs: int = 10
+    kmeans_code_dim: int = 32
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-friendly copy (paths as strings, ψ as a list)."""

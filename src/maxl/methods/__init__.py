@@ -12,12 +12,14 @@ from maxl.errors import MaxlError
 from maxl.hierarchy import Hierarchy
 from maxl.methods.base import AuxiliaryLabels
 from maxl.methods.human import HumanLabels
+from maxl.methods.kmeans import KMeansLabels
 from maxl.methods.maxl import MetaLabels
+from maxl.methods.random_labels import RandomLabels
 from maxl.methods.single import SingleTask
 from maxl.models.generator import LabelGenerator
 from maxl.task import Task
 
-METHOD_NAMES = ("single", "human", "maxl")
+METHOD_NAMES = ("single", "random", "kmeans", "human", "maxl")
 
 
 def build_method(
@@ -30,6 +32,18 @@ def build_method(
     """The auxiliary-label source named by config.method, ready to train on `device`."""
     if config.method == "single":
         return SingleTask()
+    if config.method == "random":
+        return RandomLabels(task.y_train, hierarchy, config.seed, device)
+    if config.method == "kmeans":
+        return KMeansLabels(
+            task.x_train,
+            task.y_train,
+            hierarchy,
+            device,
+            seed=config.seed,
+            epochs=config.kmeans_epochs,
+            code_dim=config.kmeans_code_dim,
+        )
     if config.method == "human":
         if task.fine_train is None:
             raise MaxlError(
@@ -55,6 +69,7 @@ def build_method(
             entropy_weight=config.entropy_weight,
             aux_weight=config.aux_weight,
             focal_gamma=config.focal_gamma,
+            meta_every=config.meta_every,
         )
     raise MaxlError(f"unknown method {config.method!r}; choose one of {', '.join(METHOD_NAMES)}")
 
