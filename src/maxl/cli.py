@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from maxl.config import TrainConfig
+from maxl.bench import BenchConfig
+from maxl.config import PRECISIONS, TrainConfig
 from maxl.errors import MaxlError
 from maxl.hypergrad import HYPERGRADIENT_METHODS
 from maxl.methods import METHOD_NAMES
@@ -44,7 +46,8 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
         "--method",
         default=defaults.method,
         choices=METHOD_NAMES,
-        help="where auxiliary labels come from: none (single), the dataset's finer labels "
+        help="where auxiliary labels come from: none (single), a fixed random class per image "
+        "(random), k-means clusters of autoencoder codes (kmeans), the dataset's finer labels "
         "(human) or a learned generator (maxl) (default: %(default)s)",
     )
     add(
@@ -72,6 +75,19 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
         choices=tuple(HYPERGRADIENT_METHODS),
         help="generator gradient: exact second order, or the first-order central difference "
         "(default: %(default)s)",
+    )
+    add(
+        "--meta-every",
+        type=int,
+        default=defaults.meta_every,
+        help="train the generator on every K-th iteration only; 1 is the paper's schedule "
+        "(default: %(default)s)",
+    )
+    add(
+        "--precision",
+        default=defaults.precision,
+        choices=PRECISIONS,
+        help="bf16: bfloat16 autocast where the device supports it (default: %(default)s)",
     )
     add("--epochs", type=int, default=defaults.epochs, help="default: %(default)s")
     add("--batch-size", type=int, default=defaults.batch_size, help="default: %(default)s")
@@ -124,6 +140,18 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=defaults.focal_gamma,
         help="focal-loss γ; 0 is cross-entropy (default: %(default)s)",
+    )
+    add(
+        "--kmeans-epochs",
+        type=int,
+        default=defaults.kmeans_epochs,
+        help="epochs of the kmeans method's autoencoder (default: %(default)s)",
+    )
+    add(
+        "--kmeans-code-dim",
+        type=int,
+        default=defaults.kmeans_code_dim,
+        help="size of the autoencoder codes that kmeans clusters (default: %(default)s)",
     )
     add(
         "--no-augment", dest="augment", action="store_false", help="turn off random crops and flips"
@@ -181,12 +209,43 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train one method; writes OUT/metrics.jsonl (per epoch) and OUT/results.json.",
     )
     add_train_options(train)
+    add_bench_options(
+        commands.add_parser(
+            "bench",
+            help="time one training iteration of single, human and maxl (exact, finite-difference)",
+            description="Median seconds per training iteration and peak memory of single, human "
+            "and maxl with both hypergradients, on random data, interleaved after a warm-up.",
+        )
+    )
     return parser
+
+
+def add_bench_options(parser: argparse.ArgumentParser) -> None:
+    defaults = BenchConfig()
+    add = parser.add_argument
+    add(
+        "--backbone", default=defaults.backbone, choices=BACKBONE_NAMES, help="default: %(default)s"
+    )
+    for name in ("batch_size", "image_size", "channels", "iterations", "warmup", "meta_every"):
+        flag = "--" + name.replace("_", "-")
+        add(flag, type=int, default=getattr(defaults, name), help="default: %(default)s")
+    add("--device", default=defaults.device, help="cpu, cuda, ...; default: %(default)s")
+    add("--precision", default=defaults.precision, choices=PRECISIONS, help="default: %(default)s")
+    add("--json", action="store_true", help="print one JSON object instead of the table")
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     fields = TrainConfig.__dataclass_fields__
     return TrainConfig(**{k: v for k, v in vars(args).items() if k in fields})
+
+
+def run_bench_command(args: argparse.Namespace) -> None:
+    from maxl.bench import format_table, run_bench
+
+    fields = BenchConfig.__dataclass_fields__
+    bench = BenchConfig(**{k: v for k, v in vars(args).items() if k in fields})
+    results = run_bench(bench)
+    print(json.dumps(results, indent=2) if args.json else format_table(bench, results))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -200,6 +259,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from maxl.engine import train
 
             train(config_from_args(args), log=print)
+        elif args.command == "bench":
+            run_bench_command(args)
     except MaxlError as error:
         if args.debug:
             traceback.print_exc()

@@ -14,9 +14,8 @@ import torch
 from tqdm.auto import tqdm
 
 from maxl.config import TrainConfig
-from maxl.data.augment import augment_batch
 from maxl.data.batches import batch_indices, channel_stats, to_float
-from maxl.data.dataset import load_dataset
+from maxl.data.dataset import ImageDataset, load_dataset
 from maxl.errors import MaxlError
 from maxl.hierarchy import Hierarchy
 from maxl.hypergrad import HYPERGRADIENT_METHODS
@@ -24,6 +23,7 @@ from maxl.losses import focal_loss
 from maxl.methods import AuxiliaryLabels, build_method
 from maxl.models import MultiTaskNet, build_backbone
 from maxl.records import append_jsonl, prepare_out_dir, write_json_atomic
+from maxl.step import precision_context, prepare_batch, train_step
 from maxl.task import Task, choose_psi, resolve_task
 
 Log = Callable[[str], None]
@@ -70,7 +70,15 @@ def default_out_dir(config: TrainConfig) -> Path:
 
 def build_run(config: TrainConfig) -> Run:
     """Load the data, build both networks with the seed, and move everything to the device."""
-    for name in ("epochs", "batch_size", "lr_step"):
+    check_config(config)
+    device = resolve_device(config.device)
+    precision_context(device, config.precision)  # an unsupported precision fails before loading
+    return assemble_run(config, load_dataset(config.dataset, config.data_dir), device)
+
+
+def check_config(config: TrainConfig) -> None:
+    """Reject settings that no run can use, before anything is loaded."""
+    for name in ("epochs", "batch_size", "lr_step", "meta_every"):
         if getattr(config, name) < 1:
             raise MaxlError(f"--{name.replace('_', '-')} must be at least 1")
     if config.hypergrad not in HYPERGRADIENT_METHODS:
@@ -78,8 +86,10 @@ def build_run(config: TrainConfig) -> Run:
             f"unknown --hypergrad {config.hypergrad!r}; choose one of "
             + ", ".join(HYPERGRADIENT_METHODS)
         )
-    device = resolve_device(config.device)
-    dataset = load_dataset(config.dataset, config.data_dir)
+
+
+def assemble_run(config: TrainConfig, dataset: ImageDataset, device: torch.device) -> Run:
+    """Build both networks with the seed and move the dataset's training task to the device."""
     task = resolve_task(dataset, config.primary_level, config.train_size, config.seed)
     hierarchy = choose_psi(task, config.method, config.psi)
     channels = dataset.x_train.shape[1]
@@ -92,6 +102,11 @@ def build_run(config: TrainConfig) -> Run:
     backbone, feature_dim = backbone_factory()
     net = MultiTaskNet(backbone, feature_dim, task.num_primary, hierarchy.num_aux).to(device)
     method = build_method(config, task, hierarchy, backbone_factory, device)
+    if device.type == "cuda":
+        net = net.to(memory_format=torch.channels_last)
+        generator = getattr(method, "generator", None)
+        if isinstance(generator, torch.nn.Module):
+            generator.to(memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(net.parameters(), lr=config.lr, momentum=config.momentum)
     scheduler = torch.optim.lr_scheduler.StepLR(
         optimizer, step_size=config.lr_step, gamma=config.lr_gamma
@@ -132,29 +147,24 @@ def train_epoch(run: Run, epoch: int) -> dict[str, float]:
     bar = tqdm(
         batches, desc=f"epoch {epoch}", leave=False, disable=None if config.progress else True
     )
+    precision = precision_context(run.x_train.device, config.precision)
     for step, rows in enumerate(bar, start=1):
-        x = to_float(run.x_train[rows], run.mean, run.std)
-        x = augment_batch(x, pad=run.crop_pad, flip=run.flip, generator=run.rng)
-        y = run.y_train[rows]
-        targets = run.method.targets(x, y, rows)
-        primary_logits, aux_logits = net(x)
-        primary_loss = focal_loss(primary_logits, y, config.focal_gamma)
-        aux_loss = (
-            torch.zeros_like(primary_loss)
-            if targets is None
-            else config.aux_weight * focal_loss(aux_logits, targets, config.focal_gamma)
+        x = prepare_batch(
+            run.x_train[rows], run.mean, run.std, pad=run.crop_pad, flip=run.flip, rng=run.rng
         )
-        loss = primary_loss + aux_loss
-        if not torch.isfinite(loss):
-            raise MaxlError(
-                f"the training loss became {loss.item()} at epoch {epoch}, step {step}; "
-                "lower --lr (or --gen-lr) and run again"
-            )
-        run.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        run.method.before_update(net, x, y, lr=run.optimizer.param_groups[0]["lr"])
-        run.optimizer.step()
-        totals += torch.stack([loss, primary_loss, aux_loss]).detach().double()
+        losses = train_step(
+            net,
+            run.optimizer,
+            run.method,
+            x,
+            run.y_train[rows],
+            rows,
+            aux_weight=config.aux_weight,
+            focal_gamma=config.focal_gamma,
+            precision=precision,
+            where=f"epoch {epoch}, step {step}",
+        )
+        totals += losses.double()
         if step % 10 == 0:
             bar.set_postfix(loss=f"{totals[0].item() / step:.3f}")
     mean = (totals / len(batches)).tolist()
