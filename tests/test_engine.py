@@ -31,8 +31,8 @@ def test_a_cpu_run_is_repeatable(tmp_path):
 
 def test_every_method_starts_from_the_same_network_and_subset(tmp_path):
     runs = [
-        build_run(digits_config(tmp_path, method=m, primary_level="2"))
-        for m in ("single", "human", "maxl")
+        build_run(digits_config(tmp_path, method=m, primary_level="2", kmeans_epochs=1))
+        for m in ("single", "random", "kmeans", "human", "maxl")
     ]
     for run in runs[1:]:
         assert torch.equal(run.x_train, runs[0].x_train)
@@ -59,3 +59,18 @@ def test_non_finite_loss_stops_with_the_step(tmp_path, method):
 
     with pytest.raises(MaxlError, match="at epoch 1, step"):
         train(digits_config(tmp_path, method=method, lr=1e30))
+
+
+def test_eval_every_tests_on_those_epochs_and_the_last(tmp_path):
+    import json
+
+    train(digits_config(tmp_path, method="single", epochs=5, eval_every=2))
+    lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    tested = [json.loads(line)["epoch"] for line in lines if "test_accuracy" in line]
+    assert tested == [2, 4, 5]
+
+
+def test_bf16_autocast_trains_maxl(tmp_path):
+    results = train(digits_config(tmp_path, method="maxl", psi=(2,), precision="bf16"))
+    assert 0.0 <= results["test_accuracy"] <= 1.0
+    assert results["final_train_loss"] > 0

@@ -64,3 +64,36 @@ def test_human_rejects_a_psi_that_contradicts_the_hierarchy(digits):
     task = resolve_task(digits, "2", None, seed=0)
     with pytest.raises(MaxlError, match="human hierarchy fixes"):
         choose_psi(task, "human", (2, 8))
+
+
+def three_level_dataset():
+    """Labels 0..7 at the finest level, their halves (4) and quarters (2) above."""
+    from maxl.data import ImageDataset
+
+    fine = torch.arange(16) % 8
+    levels = {"2": fine // 4, "4": fine // 2, "8": fine}
+    return ImageDataset(
+        name="three-levels",
+        x_train=torch.zeros(16, 1, 4, 4, dtype=torch.uint8),
+        x_test=torch.zeros(16, 1, 4, 4, dtype=torch.uint8),
+        labels_train=levels,
+        labels_test=levels,
+        default_level="8",
+        flip=False,
+        class_names={},
+    )
+
+
+def test_aux_level_picks_the_human_labels_between_primary_and_finest():
+    dataset = three_level_dataset()
+    middle = resolve_task(dataset, "2", None, seed=0, aux_level="4")
+    finest = resolve_task(dataset, "2", None, seed=0)
+    assert middle.human == Hierarchy([2, 2]) and finest.human == Hierarchy([4, 4])
+    assert torch.equal(middle.fine_train, torch.arange(16) % 8 // 2)
+    assert torch.equal(finest.fine_train, torch.arange(16) % 8)
+
+
+@pytest.mark.parametrize("aux_level", ["2", "3"])
+def test_aux_level_must_be_finer_than_the_primary_level(aux_level):
+    with pytest.raises(MaxlError, match="choose one of 4, 8"):
+        resolve_task(three_level_dataset(), "2", None, seed=0, aux_level=aux_level)

@@ -40,7 +40,8 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
     add(
         "--dataset",
         default=defaults.dataset,
-        help="digits, fashion-mnist, or npz:PATH for your own data (default: %(default)s)",
+        help="fashion-mnist, cifar10, cifar100, mnist, svhn, cinic10, digits, or npz:PATH for "
+        "your own data (default: %(default)s)",
     )
     add(
         "--method",
@@ -54,7 +55,14 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
         "--primary-level",
         default=None,
         help="hierarchy level used as the primary task, named by its class count "
-        "(fashion-mnist: 2, 6, 10; digits: 2, 10); default: the dataset's usual labels",
+        "(fashion-mnist: 2, 6, 10; cifar100: 3, 10, 20, 100; digits: 2, 10); default: the "
+        "dataset's usual labels",
+    )
+    add(
+        "--aux-level",
+        default=None,
+        help="finer level whose classes are the human auxiliary labels and set ψ "
+        "(default: the finest level)",
     )
     add(
         "--psi",
@@ -90,6 +98,13 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
         help="bf16: bfloat16 autocast where the device supports it (default: %(default)s)",
     )
     add("--epochs", type=int, default=defaults.epochs, help="default: %(default)s")
+    add(
+        "--eval-every",
+        type=int,
+        default=defaults.eval_every,
+        help="evaluate on the test set every this many epochs, and after the last "
+        "(default: %(default)s)",
+    )
     add("--batch-size", type=int, default=defaults.batch_size, help="default: %(default)s")
     add(
         "--lr",

@@ -16,12 +16,14 @@ class TrainConfig:
     dataset: str = "fashion-mnist"
     method: str = "maxl"
     primary_level: str | None = None
+    aux_level: str | None = None
     psi: tuple[int, ...] | None = None
     backbone: str = "small-cnn"
     hypergrad: str = "exact"
     meta_every: int = 1
     precision: str = "fp32"
     epochs: int = 200
+    eval_every: int = 1
     batch_size: int = 100
     lr: float = 0.01
     momentum: float = 0.0

@@ -33,9 +33,14 @@ class Task:
 
 
 def resolve_task(
-    dataset: ImageDataset, primary_level: str | None, train_size: int | None, seed: int
+    dataset: ImageDataset,
+    primary_level: str | None,
+    train_size: int | None,
+    seed: int,
+    aux_level: str | None = None,
 ) -> Task:
-    """Pick the primary level, a seeded training subset, and the finest level as human labels."""
+    """Pick the primary level, a seeded training subset, and a finer level (default: the
+    finest) as human labels."""
     level = dataset.default_level if primary_level is None else str(primary_level)
     if level not in dataset.levels:
         raise MaxlError(
@@ -52,9 +57,14 @@ def resolve_task(
         indices = order[:train_size].sort().values
     y_train = dataset.labels_train[level][indices]
     finer = dataset.levels[dataset.levels.index(level) + 1 :]
+    if aux_level is not None and str(aux_level) not in finer:
+        raise MaxlError(
+            f"--aux-level {aux_level} is not finer than the primary level {level} of "
+            f"{dataset.name}; choose one of {', '.join(finer) or '(none: no finer level)'}"
+        )
     human, fine_train = None, None
     if finer:
-        fine_level = finer[-1]
+        fine_level = finer[-1] if aux_level is None else str(aux_level)
         all_fine = torch.cat([dataset.labels_train[fine_level], dataset.labels_test[fine_level]])
         all_primary = torch.cat([dataset.labels_train[level], dataset.labels_test[level]])
         human, fine_to_aux = hierarchy_from_labels(all_primary, all_fine)
