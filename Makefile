@@ -32,7 +32,7 @@ fashion-mnist:
 	fi
 
 demo: setup fashion-mnist
-	$(BIN)/python benchmarks/demo.py
+	$(BIN)/maxl compare --config configs/fashion-mnist-demo.yaml --out runs/demo --no-progress
 
 test: setup
 	$(BIN)/ruff check .

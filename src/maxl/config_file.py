@@ -1,0 +1,93 @@
+"""Experiment files (configs/*.yaml): TrainConfig fields plus `methods` and `seeds` for compare.
+
+Values are checked against the fields' types here, so a typo fails with the file, the key and
+the fix instead of deep inside a run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+from maxl.config import TrainConfig
+from maxl.errors import MaxlError
+
+COMPARE_KEYS = ("methods", "seeds")
+
+
+def load_experiment(path: Path) -> dict[str, Any]:
+    """The file's settings as TrainConfig field values (plus methods, seeds), types checked."""
+    import yaml
+
+    try:
+        text = Path(path).read_text()
+    except OSError as error:
+        raise MaxlError(
+            f"cannot read --config {path} ({error.strerror or error}); give an existing "
+            "YAML file such as configs/fashion-mnist.yaml"
+        ) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        where = getattr(error, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where is not None else ""
+        raise MaxlError(f"{path} is not valid YAML{line}; fix the file") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise MaxlError(f"{path} must be a mapping of option: value; fix the file")
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    hints = typing.get_type_hints(TrainConfig)
+    settings: dict[str, Any] = {}
+    for key, value in data.items():
+        name = str(key).replace("-", "_")
+        if name in COMPARE_KEYS:
+            settings[name] = _list_of(value, int if name == "seeds" else str, path, name)
+        elif name in fields:
+            settings[name] = _convert(value, hints[name], path, name)
+        else:
+            known = ", ".join([*fields, *COMPARE_KEYS])
+            raise MaxlError(f"{path}: unknown key '{key}'; the keys are {known}")
+    return settings
+
+
+def _list_of(value: Any, kind: type, path: Path, key: str) -> list[Any]:
+    items = value if isinstance(value, list) else str(value).split(",")
+    try:
+        return [kind(str(item).strip()) for item in items]
+    except ValueError:
+        raise MaxlError(f"{path}: '{key}' must be a list of {kind.__name__}s") from None
+
+
+def _convert(value: Any, hint: Any, path: Path, key: str) -> Any:
+    """Coerce a YAML value to the field's type: '20' and 20 both fit a level name."""
+    union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+    allowed = typing.get_args(hint) if union else (hint,)
+    if value is None:
+        if type(None) in allowed:
+            return None
+        raise MaxlError(f"{path}: '{key}' needs a value")
+    kinds = [k for k in allowed if k is not type(None)]
+    kind = kinds[0]
+    origin = typing.get_origin(kind)
+    try:
+        if origin is tuple:  # ψ
+            items = value if isinstance(value, list) else [value]
+            return tuple(int(v) for v in items)
+        if kind is bool:
+            if not isinstance(value, bool):
+                raise ValueError
+            return value
+        if kind is Path:
+            return Path(str(value))
+        if kind is int and (isinstance(value, bool) or float(value) != int(value)):
+            raise ValueError
+        return kind(value)
+    except (TypeError, ValueError):
+        raise MaxlError(
+            f"{path}: '{key}' is {value!r}, which is not a {getattr(kind, '__name__', kind)}; "
+            "fix the value"
+        ) from None
