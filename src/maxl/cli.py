@@ -8,6 +8,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from maxl.bench import BenchConfig
 from maxl.config import PRECISIONS, TrainConfig
@@ -34,9 +35,14 @@ def parse_psi(text: str) -> tuple[int, ...]:
         ) from None
 
 
-def add_train_options(parser: argparse.ArgumentParser) -> None:
+def add_train_options(parser: argparse.ArgumentParser, *, per_run: bool = True) -> None:
+    """The options of one run; per_run=False leaves out --method and --seed (compare's own)."""
     defaults = TrainConfig()
-    add = parser.add_argument
+
+    def add(*flags: str, **kwargs: Any) -> None:
+        if per_run or flags[0] not in ("--method", "--seed"):
+            parser.add_argument(*flags, **kwargs)
+
     add(
         "--dataset",
         default=defaults.dataset,
@@ -208,6 +214,18 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
         "(default: runs/DATASET-METHOD-seedSEED)",
     )
     add("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
+    add(
+        "--resume",
+        action="store_true",
+        help="continue the run in --out from its checkpoint (written every epoch and on Ctrl-C); "
+        "the settings must match, except --epochs, --eval-every, --device, --data-dir",
+    )
+    add(
+        "--sync-bn",
+        action="store_true",
+        help="under torchrun: BatchNorm statistics over the global batch, so N processes "
+        "compute what one process computes on the whole batch",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -224,6 +242,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train one method; writes OUT/metrics.jsonl (per epoch) and OUT/results.json.",
     )
     add_train_options(train)
+    compare = commands.add_parser(
+        "compare",
+        help="train several methods over several seeds and summarise",
+        description="Train every method with every seed (same subset and initialisation per "
+        "seed), then write OUT/summary.md, OUT/summary.csv and OUT/comparison.png and print the "
+        "table. Options given here override those of --config, which override the defaults.",
+    )
+    add_compare_options(compare)
     add_bench_options(
         commands.add_parser(
             "bench",
@@ -233,6 +259,62 @@ def build_parser() -> argparse.ArgumentParser:
         )
     )
     return parser
+
+
+def add_compare_options(parser: argparse.ArgumentParser) -> None:
+    add_train_options(parser, per_run=False)
+    for action in parser._actions:  # only options given on the command line override --config
+        if action.dest in TrainConfig.__dataclass_fields__:
+            if action.help:
+                action.help = action.help.replace("%(default)s", str(action.default))
+            action.default = argparse.SUPPRESS
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="YAML file of options (e.g. configs/fashion-mnist.yaml), keys as the long options",
+    )
+    parser.add_argument(
+        "--methods",
+        type=lambda text: [m.strip() for m in text.split(",") if m.strip()],
+        default=argparse.SUPPRESS,
+        help="comma-separated (default: " + ",".join(METHOD_NAMES) + ")",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=parse_seeds,
+        default=argparse.SUPPRESS,
+        help="comma-separated seeds (default: 0,1,2)",
+    )
+
+
+def parse_seeds(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a list of whole numbers; write e.g. 0,1,2"
+        ) from None
+
+
+def run_compare_command(args: argparse.Namespace) -> None:
+    from maxl.compare import default_compare_dir, format_table, run_compare
+    from maxl.config_file import load_experiment
+
+    settings = load_experiment(args.config) if args.config is not None else {}
+    wanted = {*TrainConfig.__dataclass_fields__, "methods", "seeds"}
+    given = {k: v for k, v in vars(args).items() if k in wanted}
+    settings.update(given)
+    methods = settings.pop("methods", list(METHOD_NAMES))
+    seeds = settings.pop("seeds", [0, 1, 2])
+    base = TrainConfig(**settings)
+    out = base.out or default_compare_dir(base)
+    summaries, notes = run_compare(base, methods, seeds, out, log=print)
+    print()
+    print(format_table(summaries))
+    for note in notes:
+        print(note)
+    print(f"\nsummary: {out / 'summary.md'}, {out / 'summary.csv'}; plot: {out / 'comparison.png'}")
 
 
 def add_bench_options(parser: argparse.ArgumentParser) -> None:
@@ -271,9 +353,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exit_.code or 0)
     try:
         if args.command == "train":
-            from maxl.engine import train
+            from maxl.checkpoint import refuse_to_overwrite
+            from maxl.engine import default_out_dir, train
 
-            train(config_from_args(args), log=print)
+            config = config_from_args(args)
+            if not config.resume:  # a forgotten --resume must not throw away a stopped run
+                refuse_to_overwrite(config.out or default_out_dir(config))
+            train(config, log=print)
+        elif args.command == "compare":
+            run_compare_command(args)
         elif args.command == "bench":
             run_bench_command(args)
     except MaxlError as error:
@@ -281,7 +369,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(f"maxl: error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("maxl: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as interrupt:
+        print(f"maxl: interrupted{f': {interrupt}' if str(interrupt) else ''}", file=sys.stderr)
         return 130
     return 0

@@ -44,6 +44,8 @@ class TrainConfig:
     progress: bool = True
     kmeans_epochs: int = 10
     kmeans_code_dim: int = 32
+    sync_bn: bool = False  # data-parallel runs: BatchNorm statistics over the global batch
+    resume: bool = False  # continue from OUT/checkpoint.pt
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-friendly copy (paths as strings, ψ as a list)."""

@@ -1,5 +1,9 @@
 """The training loop: per batch a multi-task step, then the method's own step (MAXL: generator);
-per epoch the learning-rate schedules, a test-set evaluation and a metrics record."""
+per epoch the learning-rate schedules, a test-set evaluation, a metrics record and a checkpoint.
+
+Under torchrun (WORLD_SIZE > 1) every rank draws the same global batch and trains on its equal
+shard (DDP for the multi-task step, reduced hypergradients, global BatchNorm with --sync-bn);
+only rank 0 writes files and shows progress."""
 
 from __future__ import annotations
 
@@ -11,19 +15,37 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
+from maxl.checkpoint import (
+    checkpoint_path,
+    fingerprint,
+    load_checkpoint,
+    restore_run,
+    run_state,
+    save_checkpoint,
+)
 from maxl.config import TrainConfig
 from maxl.data.batches import batch_indices, channel_stats, to_float
 from maxl.data.dataset import ImageDataset, load_dataset
+from maxl.distributed import (
+    Ranks,
+    data_parallel,
+    launched_world_size,
+    local_device,
+    process_group,
+)
 from maxl.errors import MaxlError
+from maxl.global_batch_norm import to_global_batch_norm
 from maxl.hierarchy import Hierarchy
 from maxl.hypergrad import HYPERGRADIENT_METHODS
+from maxl.interrupt import Interrupted, StepBoundaryInterrupts
 from maxl.losses import focal_loss
 from maxl.methods import AuxiliaryLabels, build_method
 from maxl.models import MultiTaskNet, build_backbone
-from maxl.records import append_jsonl, prepare_out_dir, write_json_atomic
-from maxl.step import precision_context, prepare_batch, train_step
+from maxl.records import prepare_out_dir, write_json_atomic, write_jsonl_atomic
+from maxl.step import NonFiniteLoss, precision_context, prepare_batch, train_step
 from maxl.task import Task, choose_psi, resolve_task
 
 Log = Callable[[str], None]
@@ -49,6 +71,34 @@ class Run:
     rng: torch.Generator
     crop_pad: int  # 0: no random crop
     flip: bool  # random horizontal flips
+    ranks: Ranks | None = None  # data-parallel: this process's place among the ranks
+    trainer: nn.Module | None = None  # what the multi-task step calls (DDP wrapper), else net
+
+
+@dataclass
+class EpochProgress:
+    """How far an epoch has come: its global batches of training rows in order, how many are
+    done, and the sums of their [total, primary, auxiliary] losses."""
+
+    batches: list[torch.Tensor]
+    done: int
+    totals: torch.Tensor
+
+    def to_state(self) -> dict[str, Any]:
+        return {"batches": self.batches, "done": self.done, "totals": self.totals}
+
+    @classmethod
+    def begin(cls, run: Run) -> EpochProgress:
+        """A new epoch: fresh shuffled batches, nothing done yet."""
+        return cls(epoch_batches(run), 0, torch.zeros(3, dtype=torch.float64))
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], device: torch.device) -> EpochProgress:
+        return cls(
+            batches=[rows.to(device) for rows in state["batches"]],
+            done=int(state["done"]),
+            totals=state["totals"].to(device),
+        )
 
 
 def resolve_device(name: str) -> torch.device:
@@ -68,12 +118,16 @@ def default_out_dir(config: TrainConfig) -> Path:
     return Path("runs") / f"{dataset}-{config.method}-seed{config.seed}"
 
 
-def build_run(config: TrainConfig) -> Run:
-    """Load the data, build both networks with the seed, and move everything to the device."""
+def build_run(config: TrainConfig, ranks: Ranks | None = None) -> Run:
+    """Load the data, build both networks with the seed, and move everything to the device;
+    in a data-parallel run (`ranks`) also shard it (see `parallelise`)."""
     check_config(config)
-    device = resolve_device(config.device)
+    device = local_device(resolve_device(config.device))
     precision_context(device, config.precision)  # an unsupported precision fails before loading
-    return assemble_run(config, load_dataset(config.dataset, config.data_dir), device)
+    run = assemble_run(config, load_dataset(config.dataset, config.data_dir), device)
+    if ranks is not None:
+        parallelise(run, ranks)
+    return run
 
 
 def check_config(config: TrainConfig) -> None:
@@ -86,6 +140,27 @@ def check_config(config: TrainConfig) -> None:
             f"unknown --hypergrad {config.hypergrad!r}; choose one of "
             + ", ".join(HYPERGRADIENT_METHODS)
         )
+    world_size = launched_world_size()
+    if config.batch_size % world_size:
+        raise MaxlError(
+            f"--batch-size {config.batch_size} does not split evenly over {world_size} "
+            f"processes; give a multiple of {world_size} (it is the global batch size)"
+        )
+
+
+def parallelise(run: Run, ranks: Ranks) -> None:
+    """Make `run` one rank of a data-parallel run: with --sync-bn both networks normalise over
+    the global batch, and the multi-task step goes through DDP (the unwrapped net stays
+    run.net, for the meta passes, evaluation and checkpoints)."""
+    if run.config.sync_bn:
+        to_global_batch_norm(run.net)
+        generator = getattr(run.method, "generator", None)
+        if isinstance(generator, nn.Module):
+            to_global_batch_norm(generator)
+    run.ranks = ranks
+    run.trainer = data_parallel(  # single: the auxiliary head never gets a gradient
+        run.net, run.x_train.device, find_unused=run.config.method == "single"
+    )
 
 
 def assemble_run(config: TrainConfig, dataset: ImageDataset, device: torch.device) -> Run:
@@ -137,102 +212,247 @@ def assemble_run(config: TrainConfig, dataset: ImageDataset, device: torch.devic
     )
 
 
-def train_epoch(run: Run, epoch: int) -> dict[str, float]:
-    """One pass over the training set; returns the mean losses."""
+def epoch_batches(run: Run) -> list[torch.Tensor]:
+    """A new epoch's global batches of training rows, shuffled by the run's generator. In a
+    data-parallel run each is cut to a multiple of the world size (the last, short batch may
+    lose up to world_size - 1 rows) and dropped below two rows per rank."""
+    n, size = len(run.x_train), run.config.batch_size
+    batches = batch_indices(n, size, shuffle=True, generator=run.rng, drop_last=n % size == 1)
+    if run.ranks is None:
+        return batches
+    world = run.ranks.world_size
+    cut = [rows[: len(rows) - len(rows) % world] for rows in batches]
+    return [rows for rows in cut if len(rows) >= 2 * world]
+
+
+def train_epoch(
+    run: Run,
+    epoch: int,
+    progress: EpochProgress | None = None,
+    interrupts: StepBoundaryInterrupts | None = None,
+) -> dict[str, float]:
+    """One pass over the training set (or the rest of it, from `progress`); returns the mean
+    losses. Raises Interrupted at a step boundary after Ctrl-C, with `progress` up to date."""
     config, net = run.config, run.net
     net.train()
-    n = len(run.x_train)
-    batches = batch_indices(
-        n, config.batch_size, shuffle=True, generator=run.rng, drop_last=n % config.batch_size == 1
-    )
-    totals = torch.zeros(3, dtype=torch.float64, device=run.x_train.device)
+    device = run.x_train.device
+    if progress is None:
+        progress = EpochProgress.begin(run)
+    progress.totals = progress.totals.to(device)
+    main = run.ranks is None or run.ranks.main
     bar = tqdm(
-        batches, desc=f"epoch {epoch}", leave=False, disable=None if config.progress else True
+        total=len(progress.batches),
+        initial=progress.done,
+        desc=f"epoch {epoch}",
+        leave=False,
+        disable=None if config.progress and main else True,
     )
-    precision = precision_context(run.x_train.device, config.precision)
-    for step, rows in enumerate(bar, start=1):
+    precision = precision_context(device, config.precision)
+    for index in range(progress.done, len(progress.batches)):
+        rows = progress.batches[index]
         x = prepare_batch(
             run.x_train[rows], run.mean, run.std, pad=run.crop_pad, flip=run.flip, rng=run.rng
         )
+        y = run.y_train[rows]
+        if run.ranks is not None:  # the same global batch on every rank; train on this share
+            shard = run.ranks.shard(len(rows))
+            x, y, rows = x[shard], y[shard], rows[shard]
         losses = train_step(
-            net,
+            run.trainer or net,
             run.optimizer,
             run.method,
             x,
-            run.y_train[rows],
+            y,
             rows,
             aux_weight=config.aux_weight,
             focal_gamma=config.focal_gamma,
             precision=precision,
-            where=f"epoch {epoch}, step {step}",
+            where=f"epoch {epoch}, step {index + 1}",
+            ranks=run.ranks,
         )
-        totals += losses.double()
-        if step % 10 == 0:
-            bar.set_postfix(loss=f"{totals[0].item() / step:.3f}")
-    mean = (totals / len(batches)).tolist()
+        progress.totals += losses.double()
+        progress.done = index + 1
+        bar.update()
+        if progress.done % 10 == 0:
+            bar.set_postfix(loss=f"{progress.totals[0].item() / progress.done:.3f}")
+        if interrupts is not None and interrupts.requested(run.ranks, device):
+            bar.close()
+            raise Interrupted
+    bar.close()
+    mean = (progress.totals / len(progress.batches)).tolist()
     return {"train_loss": mean[0], "train_primary_loss": mean[1], "train_aux_loss": mean[2]}
 
 
 @torch.no_grad()
 def evaluate(run: Run) -> dict[str, float]:
-    """Primary-task accuracy and loss on the test split, BatchNorm in eval mode."""
+    """Primary-task accuracy and loss on the test split, BatchNorm in eval mode; in a
+    data-parallel run each rank tests a slice with rank 0's running statistics."""
     run.net.eval()
+    rows = torch.arange(len(run.x_test), device=run.x_test.device)
+    if run.ranks is not None:
+        run.ranks.broadcast_buffers(run.net)
+        rows = rows.tensor_split(run.ranks.world_size)[run.ranks.rank]
     correct, loss = 0, 0.0
-    for rows in batch_indices(len(run.x_test), run.config.batch_size, shuffle=False):
-        rows = rows.to(run.x_test.device)
-        logits, _ = run.net(to_float(run.x_test[rows], run.mean, run.std))
-        y = run.y_test[rows]
+    for batch in rows.split(run.config.batch_size):
+        logits, _ = run.net(to_float(run.x_test[batch], run.mean, run.std))
+        y = run.y_test[batch]
         correct += int((logits.argmax(dim=1) == y).sum())
-        loss += focal_loss(logits, y, run.config.focal_gamma).item() * len(rows)
+        loss += focal_loss(logits, y, run.config.focal_gamma).item() * len(batch)
+    if run.ranks is not None:
+        sums = run.ranks.sum(torch.tensor([correct, loss], dtype=torch.float64, device=rows.device))
+        correct, loss = int(sums[0].item()), sums[1].item()
     return {"test_accuracy": correct / len(run.x_test), "test_loss": loss / len(run.x_test)}
 
 
 def train(config: TrainConfig, log: Log | None = None) -> dict[str, Any]:
-    """Train one method on one dataset; write metrics.jsonl and results.json; return the results."""
+    """Train one method on one dataset; write metrics.jsonl, a checkpoint per epoch and
+    results.json; return the results. With config.resume, continue from the checkpoint."""
     started = time.perf_counter()
-    out = prepare_out_dir(config.out or default_out_dir(config))
-    run = build_run(config)
-    metrics_path = out / "metrics.jsonl"
-    metrics_path.write_text("")
-    say = log or (lambda _: None)
-    say(
-        f"{config.method} on {config.dataset} (level {run.task.primary_level}, "
-        f"ψ={run.hierarchy.psi}): "
-        f"{len(run.x_train)} training images, {config.epochs} epoch(s), {config.backbone}"
-    )
-    record: dict[str, Any] = {}
-    for epoch in range(1, config.epochs + 1):
-        epoch_start = time.perf_counter()
-        lr = run.optimizer.param_groups[0]["lr"]
-        record = {"epoch": epoch, "lr": lr, **train_epoch(run, epoch)}
-        run.scheduler.step()
-        run.method.end_epoch()
-        if epoch % config.eval_every == 0 or epoch == config.epochs:
-            record.update(evaluate(run))
-        record["epoch_time_s"] = time.perf_counter() - epoch_start
-        append_jsonl(metrics_path, record)
-        accuracy = record.get("test_accuracy")
-        tested = "" if accuracy is None else f"  test accuracy {100 * accuracy:.2f}%"
+    check_config(config)
+    out = config.out or default_out_dir(config)
+    with (
+        process_group(local_device(resolve_device(config.device))) as ranks,
+        StepBoundaryInterrupts() as interrupts,
+    ):
+        main = ranks is None or ranks.main
+        if main:
+            prepare_out_dir(out)
+        path = checkpoint_path(out)
+        saved = load_checkpoint(path, config) if config.resume else None
+        run = build_run(config, ranks)
+        say = log if log is not None and main else lambda _: None
+        loop = TrainingLoop(run, out, started, say)
+        if saved is not None:
+            loop.resume_from(saved)
         say(
-            f"epoch {epoch:>3}/{config.epochs}  loss {record['train_loss']:.4f}{tested}  "
-            f"({record['epoch_time_s']:.1f} s)"
+            f"{config.method} on {config.dataset} (level {run.task.primary_level}, "
+            f"ψ={run.hierarchy.psi}): "
+            f"{len(run.x_train)} training images, {config.epochs} epoch(s), {config.backbone}"
+            + (f", {ranks.world_size} processes" if ranks is not None else "")
         )
-    results = {
-        "method": config.method,
-        "dataset": config.dataset,
-        "seed": config.seed,
-        "epochs": config.epochs,
-        "test_accuracy": record["test_accuracy"],
-        "final_train_loss": record["train_loss"],
-        "wall_time_s": time.perf_counter() - started,
-        "primary_level": run.task.primary_level,
-        "psi": run.hierarchy.psi,
-        "num_train": len(run.x_train),
-        "num_test": len(run.x_test),
-        "device": str(run.x_train.device),
-        "torch_version": torch.__version__,
-        "config": config.to_json(),
-    }
-    write_json_atomic(out / "results.json", results)
-    say(f"results in {out / 'results.json'}")
-    return results
+        if loop.progress is not None:
+            say(f"resumed from {path} in epoch {loop.epoch + 1}, after step {loop.progress.done}")
+        elif saved is not None:
+            say(f"resumed from {path} after epoch {loop.epoch}")
+        return loop.train(interrupts)
+
+
+class TrainingLoop:
+    """The epochs of one run and what they have written so far (rank 0 of a data-parallel run
+    writes; the others keep the same state in step).
+
+    Nothing in OUT changes before the first checkpoint, so a run that fails early leaves an
+    earlier run's files alone; then metrics.jsonl and checkpoint.pt are written together, each
+    atomically, after every epoch and on Ctrl-C.
+    """
+
+    def __init__(self, run: Run, out: Path, started: float, say: Log) -> None:
+        self.run = run
+        self.writes = run.ranks is None or run.ranks.main
+        self.out = out
+        self.started = started
+        self.say = say
+        self.epoch = 0  # epochs finished
+        self.progress: EpochProgress | None = None  # of an epoch stopped half-way
+        self.records: list[dict[str, Any]] = []
+        self.earlier_time_s = 0.0  # wall time of the runs this one resumes
+        self.checkpointed = False  # does OUT hold a checkpoint of this run?
+
+    @property
+    def path(self) -> Path:
+        return checkpoint_path(self.out)
+
+    def resume_from(self, saved: dict[str, Any]) -> None:
+        run = self.run
+        restore_run(run, saved, self.path)
+        self.epoch = int(saved["epoch"])
+        self.records = list(saved["metrics"])
+        self.earlier_time_s = float(saved["wall_time_s"])
+        if saved["progress"] is not None:
+            self.progress = EpochProgress.from_state(saved["progress"], run.x_train.device)
+        self.checkpointed = True
+        if self.writes:  # the metrics of exactly the epochs the checkpoint holds
+            write_jsonl_atomic(self.out / "metrics.jsonl", self.records)
+
+    def save(self) -> None:
+        """Write the metrics so far and the checkpoint. The first save of a fresh run first
+        removes the results.json of the run it replaces, so the folder never pairs them."""
+        if self.writes:
+            if not self.checkpointed:
+                (self.out / "results.json").unlink(missing_ok=True)
+            write_jsonl_atomic(self.out / "metrics.jsonl", self.records)
+            save_checkpoint(
+                self.path,
+                {
+                    **run_state(self.run),
+                    "config": fingerprint(self.run.config),
+                    "epoch": self.epoch,
+                    "progress": None if self.progress is None else self.progress.to_state(),
+                    "metrics": self.records,
+                    "wall_time_s": self.earlier_time_s + time.perf_counter() - self.started,
+                },
+            )
+        self.checkpointed = True
+
+    def train(self, interrupts: StepBoundaryInterrupts) -> dict[str, Any]:
+        run, config = self.run, self.run.config
+        while self.epoch < config.epochs:
+            epoch = self.epoch + 1
+            epoch_start = time.perf_counter()
+            lr = run.optimizer.param_groups[0]["lr"]
+            if self.progress is None:
+                self.progress = EpochProgress.begin(run)
+            try:
+                losses = train_epoch(run, epoch, self.progress, interrupts)
+            except Interrupted:
+                self.save()
+                raise Interrupted(
+                    f"stopped in epoch {epoch} after step {self.progress.done}; "
+                    f"continue with --resume (checkpoint {self.path})"
+                ) from None
+            except NonFiniteLoss as error:
+                kept = f"; {self.path} keeps the last good state" if self.checkpointed else ""
+                raise NonFiniteLoss(f"{error}{kept}") from error
+            self.progress = None
+            record = {"epoch": epoch, "lr": lr, **losses}
+            run.scheduler.step()
+            run.method.end_epoch()
+            if epoch % config.eval_every == 0 or epoch == config.epochs:
+                record.update(evaluate(run))
+            record["epoch_time_s"] = time.perf_counter() - epoch_start
+            self.epoch = epoch
+            self.records.append(record)
+            self.save()
+            accuracy = record.get("test_accuracy")
+            tested = "" if accuracy is None else f"  test accuracy {100 * accuracy:.2f}%"
+            self.say(
+                f"epoch {epoch:>3}/{config.epochs}  loss {record['train_loss']:.4f}{tested}  "
+                f"({record['epoch_time_s']:.1f} s)"
+            )
+        return self.finish()
+
+    def finish(self) -> dict[str, Any]:
+        run, config = self.run, self.run.config
+        record = self.records[-1]
+        results = {
+            "method": config.method,
+            "dataset": config.dataset,
+            "seed": config.seed,
+            "epochs": config.epochs,
+            "test_accuracy": record["test_accuracy"],
+            "final_train_loss": record["train_loss"],
+            "wall_time_s": self.earlier_time_s + time.perf_counter() - self.started,
+            "primary_level": run.task.primary_level,
+            "psi": run.hierarchy.psi,
+            "num_train": len(run.x_train),
+            "num_test": len(run.x_test),
+            "device": str(run.x_train.device),
+            "torch_version": torch.__version__,
+            "config": config.to_json(),
+        }
+        if run.ranks is not None:
+            results["world_size"] = run.ranks.world_size
+        if self.writes:
+            write_json_atomic(self.out / "results.json", results)
+            self.say(f"results in {self.out / 'results.json'}")
+        return results

@@ -11,9 +11,14 @@ from torch import nn
 
 from maxl.data.augment import augment_batch
 from maxl.data.batches import to_float
+from maxl.distributed import Ranks, unwrap
 from maxl.errors import MaxlError
 from maxl.losses import focal_loss
 from maxl.methods import AuxiliaryLabels
+
+
+class NonFiniteLoss(MaxlError):
+    """The training loss became NaN or infinite; nothing of that step was applied."""
 
 
 def precision_context(
@@ -56,9 +61,14 @@ def train_step(
     focal_gamma: float,
     precision: contextlib.AbstractContextManager[None] | None = None,
     where: str = "this step",
+    ranks: Ranks | None = None,
 ) -> torch.Tensor:
     """L_train on the batch, backward, the method's step, the optimiser step; returns the
-    detached [total, primary, auxiliary] losses. A non-finite loss stops before any update."""
+    detached [total, primary, auxiliary] losses. A non-finite loss stops before any update.
+
+    Data-parallel (`ranks`): x, y, rows are this rank's equal shard, `net` is DDP-wrapped (its
+    backward averages the gradients), the method gets the unwrapped network, and the losses
+    returned and checked are the global batch's, so every rank stops at the same step."""
     with precision or contextlib.nullcontext():
         targets = method.targets(x, y, rows)
         primary_logits, aux_logits = net(x)
@@ -68,13 +78,16 @@ def train_step(
         else:
             aux_loss = aux_weight * focal_loss(aux_logits.float(), targets, focal_gamma)
         loss = primary_loss + aux_loss
-        if not torch.isfinite(loss):
-            raise MaxlError(
-                f"the training loss became {loss.item()} at {where}; "
+        losses = torch.stack([loss, primary_loss, aux_loss]).detach()
+        if ranks is not None:
+            ranks.mean_([losses])
+        if not torch.isfinite(losses[0]):
+            raise NonFiniteLoss(
+                f"the training loss became {losses[0].item()} at {where}; "
                 "lower --lr (or --gen-lr) and run again"
             )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        method.before_update(net, x, y, lr=optimizer.param_groups[0]["lr"])
+        method.before_update(unwrap(net), x, y, lr=optimizer.param_groups[0]["lr"])
     optimizer.step()
-    return torch.stack([loss, primary_loss, aux_loss]).detach()
+    return losses

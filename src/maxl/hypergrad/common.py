@@ -8,6 +8,11 @@ Every method rests on one identity. L_train is linear in the generated labels t,
 
 with d = ∇_{θ⁺} L_pri(θ⁺; x'). A method only has to give the label sensitivity s: `exact` by a
 forward-mode Jacobian-vector product, `finite-difference` by a central difference along d.
+
+In a data-parallel run (`ranks` set) each rank holds an equal shard of the global batch: d is
+averaged over ranks, N in s is the global batch size, ȳ of the entropy regulariser is the global
+mean, and the generator gradients of the shards are summed, so the result is the one-process
+hypergradient of the global batch (exactly so with the global BatchNorm of `--sync-bn`).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
+from maxl.distributed import Ranks
 from maxl.errors import MaxlError
 from maxl.losses import entropy_regulariser, focal_loss, focal_terms
 
@@ -40,6 +46,11 @@ class MetaProblem:
     entropy_weight: float
     aux_weight: float
     focal_gamma: float
+    ranks: Ranks | None = None  # data-parallel: x, y, x_meta, y_meta are this rank's shards
+
+    @property
+    def world_size(self) -> int:
+        return 1 if self.ranks is None else self.ranks.world_size
 
     def trainable_net_params(self) -> Params:
         """θ: the multi-task network's parameters that require grad, by name."""
@@ -66,8 +77,10 @@ class MetaProblem:
         return focal_loss(logits, y, self.focal_gamma)
 
     def label_weights(self, aux_logits: torch.Tensor) -> torch.Tensor:
-        """∂L_train/∂t: (w/N)·focal cost per sample and auxiliary class, [N, K]."""
-        return self.aux_weight / len(aux_logits) * focal_terms(aux_logits, self.focal_gamma)
+        """∂L_train/∂t: (w/N)·focal cost per sample and auxiliary class, [N, K] (N: the global
+        batch size, for this rank's rows)."""
+        batch_size = len(aux_logits) * self.world_size
+        return self.aux_weight / batch_size * focal_terms(aux_logits, self.focal_gamma)
 
     def train_gradient(self, theta: Params, labels: torch.Tensor) -> Params:
         """∇_θ L_train(θ, labels) with the labels held fixed, no graph."""
@@ -82,7 +95,21 @@ class MetaProblem:
         leaves = {name: p.detach().requires_grad_() for name, p in theta_plus.items()}
         primary_logits, _ = self.net_forward(leaves, self.x_meta)
         loss = self.primary_loss(primary_logits, self.y_meta)
-        return dict(zip(leaves, zeros_for_unused(loss, list(leaves.values())), strict=True))
+        direction = zeros_for_unused(loss, list(leaves.values()))
+        if self.ranks is not None:
+            self.ranks.mean_(direction)  # equal shards: the mean of shard means is the global one
+        return dict(zip(leaves, direction, strict=True))
+
+    def entropy(self, labels: torch.Tensor) -> torch.Tensor:
+        """H(φ) (without λ) of the batch-mean labels ȳ. Data-parallel: ȳ is the global mean,
+        with a gradient through this rank's rows only, so the ranks' gradients sum to the
+        global one."""
+        if self.ranks is None:
+            return entropy_regulariser(labels)
+        local = labels.sum(dim=0)
+        others = self.ranks.sum(local) - local.detach()
+        mean = (local + others) / (len(labels) * self.world_size)
+        return entropy_regulariser(mean.unsqueeze(0))
 
 
 Sensitivity = Callable[[MetaProblem, Params, Params], torch.Tensor]
@@ -106,12 +133,15 @@ def meta_gradient(
     direction = problem.meta_direction(theta_plus)
     s = sensitivity(problem, theta, direction)
     meta = -problem.inner_lr * (labels * s.detach()).sum()
-    meta = meta + problem.entropy_weight * entropy_regulariser(labels)
+    meta = meta + problem.entropy_weight * problem.entropy(labels)
     grads = iter(zeros_for_unused(meta, problem.generator_params()))
-    return [
+    result = [
         next(grads).detach() if p.requires_grad else torch.zeros_like(p)
         for p in problem.generator.parameters()
     ]
+    if problem.ranks is not None:
+        problem.ranks.sum_(result)  # each rank's terms already carry the global 1/N
+    return result
 
 
 def shifted(theta: Params, direction: Params, eps: torch.Tensor | float) -> Params:

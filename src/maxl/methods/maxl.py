@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
+from maxl.distributed import current
 from maxl.hypergrad import MetaProblem, meta_gradient, sensitivity_of
 from maxl.hypergrad.common import batch_statistics
 from maxl.methods.base import AuxiliaryLabels
@@ -18,6 +21,8 @@ class MetaLabels(AuxiliaryLabels):
     (kept with its graph) and the multi-task gradient in the network's .grad, so per meta step
     only d = ∇_{θ⁺}L_pri(θ⁺), the label sensitivity and one generator backward are added.
     With meta_every = K the generator steps on every K-th iteration only (K = 1: the paper).
+    In a data-parallel run (built inside torchrun's process group) each rank passes its shard
+    and the hypergradient is reduced across ranks to the global batch's (see hypergrad.common).
     """
 
     name = "maxl"
@@ -43,6 +48,7 @@ class MetaLabels(AuxiliaryLabels):
         self.focal_gamma = focal_gamma
         self.meta_every = meta_every
         self.iteration = 0
+        self.ranks = current()
         self.pending: torch.Tensor | None = None  # this iteration's labels, with their graph
 
     def targets(self, x: torch.Tensor, y: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
@@ -69,6 +75,7 @@ class MetaLabels(AuxiliaryLabels):
             entropy_weight=self.entropy_weight,
             aux_weight=self.aux_weight,
             focal_gamma=self.focal_gamma,
+            ranks=self.ranks,
         )
         theta = problem.trainable_net_params()
         train_grad = {
@@ -83,3 +90,18 @@ class MetaLabels(AuxiliaryLabels):
 
     def end_epoch(self) -> None:
         self.scheduler.step()
+
+    def state_dict(self) -> dict[str, Any]:
+        """The generator, its optimiser and schedule, and the iteration count (for meta_every)."""
+        return {
+            "generator": self.generator.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "iteration": self.iteration,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.generator.load_state_dict(state["generator"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.iteration = int(state["iteration"])
