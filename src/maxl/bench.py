@@ -2,7 +2,8 @@
 (exact and finite-difference hypergradients) on one backbone, batch and random data.
 
 Timing is interleaved (one iteration of each variant per round, after a warm-up) so that every
-variant sees the same machine state, and reported as medians. Peak memory is measured in a
+variant sees the same machine state, and reported as medians over rounds; with --meta-every K a
+round is K iterations (one generator step) and counts their mean. Peak memory is measured in a
 fresh process per variant: CUDA's peak allocation there, or on CPU (Linux) the peak resident
 set above the resident set just before the networks are built, the kernel's peak mark reset at
 that point; either counts parameters, gradients, activations and optimiser state.
@@ -146,9 +147,10 @@ def time_variants(bench: BenchConfig) -> dict[str, float]:
         if variant == "single":
             steps["input"] = input_pipeline(run)
     samples: dict[str, list[float]] = {name: [] for name in steps}
+    cycle = bench.meta_every  # a round spans one generator step: the mean over its iterations
     for round_ in range(bench.warmup + bench.iterations):
         for name, step in steps.items():
-            seconds = timed(step, device)
+            seconds = sum(timed(step, device) for _ in range(cycle)) / cycle
             if round_ >= bench.warmup:
                 samples[name].append(seconds)
     return {name: statistics.median(values) for name, values in samples.items()}
@@ -228,7 +230,8 @@ def format_table(bench: BenchConfig, results: dict[str, dict[str, float]]) -> st
     lines = [
         f"{bench.backbone}, batch {bench.batch_size}, {bench.channels}×{bench.image_size}×"
         f"{bench.image_size}, {device}, {bench.precision}, meta every {bench.meta_every}: "
-        f"median of {bench.iterations} interleaved iterations after {bench.warmup} warm-up",
+        f"median of {bench.iterations} interleaved rounds of {bench.meta_every} iteration(s) "
+        f"after {bench.warmup} warm-up",
         "",
         "| method | s / iteration | × single | peak memory (MiB) | × single |",
         "|---|---:|---:|---:|---:|",

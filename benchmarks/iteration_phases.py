@@ -1,0 +1,103 @@
+"""Where the time of one MAXL iteration goes: each phase timed on its own, as a multiple of the
+single-task step (the multi-task step of the same iteration), medians over the iterations.
+
+    python benchmarks/iteration_phases.py --backbone vgg16 --image-size 32 --channels 3
+
+Phases: generator forward (the targets, kept with their graph), multi-task step (forward and
+backward), direction d = ∇_{θ⁺}L_pri(θ⁺) (forward and backward at θ⁺), label sensitivity
+(exact: one forward-mode JVP at θ; finite-difference: two forwards at θ ± εd), generator
+backward (one backward through the generator to φ).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+
+from maxl.bench import BenchConfig, random_dataset, train_config
+from maxl.engine import assemble_run
+from maxl.hypergrad import MetaProblem, sensitivity_of
+from maxl.hypergrad.common import batch_statistics, zeros_for_unused
+from maxl.losses import entropy_regulariser, focal_loss
+from maxl.step import prepare_batch
+
+
+class Phases:
+    """Wall time per named phase, recorded once warm-up is over."""
+
+    def __init__(self) -> None:
+        self.times: dict[str, list[float]] = {}
+        self.recording = False
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        yield
+        if self.recording:
+            self.times.setdefault(name, []).append(time.perf_counter() - start)
+
+
+def profile(bench: BenchConfig, method: str, iterations: int) -> dict[str, float]:
+    """Median seconds of each phase of `method`'s iteration."""
+    run = assemble_run(train_config(bench, method), random_dataset(bench), torch.device("cpu"))
+    net, generator = run.net, run.method.generator
+    sensitivity = sensitivity_of(method)
+    rows = torch.arange(bench.batch_size)
+    phases = Phases()
+    for i in range(iterations + 1):
+        phases.recording = i > 0
+        x = prepare_batch(
+            run.x_train[rows], run.mean, run.std, pad=run.crop_pad, flip=run.flip, rng=run.rng
+        )
+        y = run.y_train[rows]
+        with phases.phase("generator forward"):
+            labels = generator(x, y)
+        with phases.phase("multi-task step"):
+            primary, aux = net(x)
+            loss = focal_loss(primary, y) + focal_loss(aux, labels.detach())
+            net.zero_grad()
+            loss.backward()
+        problem = MetaProblem(net, generator, x, y, x, y, 0.01, 0.2, 1.0, 2.0)
+        theta = problem.trainable_net_params()
+        theta_plus = {n: p.detach() - 0.01 * p.grad for n, p in theta.items()}
+        with batch_statistics(net):
+            with phases.phase("direction d"):
+                d = problem.meta_direction(theta_plus)
+            with phases.phase("label sensitivity"):
+                s = sensitivity(problem, theta, d)
+        with phases.phase("generator backward"):
+            meta = -0.01 * (labels * s).sum() + 0.2 * entropy_regulariser(labels)
+            zeros_for_unused(meta, problem.generator_params())
+    return {name: statistics.median(values) for name, values in phases.times.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backbone", default="small-cnn")
+    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--image-size", type=int, default=28)
+    parser.add_argument("--channels", type=int, default=1)
+    parser.add_argument("--iterations", type=int, default=5)
+    args = parser.parse_args()
+    bench = BenchConfig(
+        backbone=args.backbone,
+        batch_size=args.batch_size,
+        image_size=args.image_size,
+        channels=args.channels,
+        device="cpu",
+    )
+    for method in ("exact", "finite-difference"):
+        medians = profile(bench, method, args.iterations)
+        base = medians["multi-task step"]
+        print(f"\n{method}: {args.backbone}, batch {args.batch_size}, median of {args.iterations}")
+        for name, median in [*medians.items(), ("sum", sum(medians.values()))]:
+            print(f"  {name:<20} {median:8.4f} s  {median / base:5.2f}x step")
+
+
+if __name__ == "__main__":
+    main()
