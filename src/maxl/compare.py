@@ -22,7 +22,7 @@ from maxl.config import TrainConfig
 from maxl.data.dataset import load_dataset
 from maxl.errors import MaxlError
 from maxl.methods import METHOD_NAMES
-from maxl.records import prepare_out_dir
+from maxl.records import prepare_out_dir, write_atomic
 from maxl.task import resolve_task
 
 Log = Callable[[str], None]
@@ -210,7 +210,7 @@ def write_summary(
         }
         for s in summaries
     ]
-    write_text_atomic(out / "summary.csv", csv_text(rows))
+    write_atomic(out / "summary.csv", lambda handle: handle.write(csv_text(rows).encode()))
     protocol = {k: v for k, v in base.to_json().items() if k not in ("method", "seed", "out")}
     per_seed = ["| method | " + " | ".join(f"seed {s}" for s in seeds) + " |"]
     per_seed.append("|---|" + "---:|" * len(seeds))
@@ -240,7 +240,8 @@ def write_summary(
         "```",
         "",
     ]
-    write_text_atomic(out / "summary.md", "\n".join(text))
+    markdown = "\n".join(text)
+    write_atomic(out / "summary.md", lambda handle: handle.write(markdown.encode()))
     comparison_figure(summaries, out / "comparison.png", title=f"{base.dataset}")
 
 
@@ -250,10 +251,3 @@ def csv_text(rows: Sequence[dict[str, Any]]) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue()
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write text to a temporary file beside `path`, then rename it into place."""
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.write_text(text)
-    temp.replace(path)

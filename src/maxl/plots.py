@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from maxl.records import write_atomic
+
 if TYPE_CHECKING:
     from maxl.compare import MethodSummary
 
@@ -66,5 +68,7 @@ def comparison_figure(summaries: Sequence[MethodSummary], path: Path, title: str
     else:
         right.axis("off")
         right.text(0.5, 0.5, "no single-task runs to compare with", ha="center", va="center")
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    try:
+        write_atomic(path, lambda handle: fig.savefig(handle, dpi=120, format="png"))
+    finally:
+        plt.close(fig)

@@ -68,9 +68,3 @@ def write_jsonl_atomic(path: Path, records: list[dict[str, Any]]) -> None:
     """Replace a JSON-lines file by these records at once (a resumed run's metrics so far)."""
     text = "".join(json.dumps(record) + "\n" for record in records)
     write_atomic(path, lambda handle: handle.write(text.encode()))
-
-
-def append_jsonl(path: Path, record: dict[str, Any]) -> None:
-    """Append one JSON object as a line (flushed, so a killed run keeps every finished epoch)."""
-    with path.open("a") as handle:
-        handle.write(json.dumps(record) + "\n")
