@@ -22,14 +22,19 @@ from maxl import Hierarchy, focal_loss, generator_hypergradient
 from maxl.models import LabelGenerator, MultiTaskNet, build_backbone
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def shape_arguments(description: str) -> argparse.Namespace:
+    """The command line every benchmark script shares: backbone, batch and image shape, rounds."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--backbone", default="small-cnn")
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--image-size", type=int, default=28)
     parser.add_argument("--channels", type=int, default=1)
     parser.add_argument("--iterations", type=int, default=5)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = shape_arguments(__doc__.splitlines()[0])
     torch.manual_seed(0)
     h = Hierarchy([5] * 20)
     n, c, s = args.batch_size, args.channels, args.image_size

@@ -11,13 +11,13 @@ backward (one backward through the generator to φ).
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
+from hypergrad_pieces import shape_arguments  # this folder is on sys.path when run
 
 from maxl.bench import BenchConfig, random_dataset, train_config
 from maxl.engine import assemble_run
@@ -77,13 +77,7 @@ def profile(bench: BenchConfig, method: str, iterations: int) -> dict[str, float
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backbone", default="small-cnn")
-    parser.add_argument("--batch-size", type=int, default=100)
-    parser.add_argument("--image-size", type=int, default=28)
-    parser.add_argument("--channels", type=int, default=1)
-    parser.add_argument("--iterations", type=int, default=5)
-    args = parser.parse_args()
+    args = shape_arguments(__doc__.splitlines()[0])
     bench = BenchConfig(
         backbone=args.backbone,
         batch_size=args.batch_size,
