@@ -25,8 +25,18 @@ if TYPE_CHECKING:
 CHECKPOINT_NAME = "checkpoint.pt"
 FORMAT = 1
 # Settings that do not change the numbers a run computes (or only where it runs them), so a
-# resumed run may change them: a longer run, another evaluation rhythm, folder or device.
-MAY_DIFFER = ("epochs", "eval_every", "device", "data_dir", "out", "progress", "resume")
+# resumed run may change them: a longer run, another evaluation rhythm or analysis sample,
+# folder or device.
+MAY_DIFFER = (
+    "epochs",
+    "eval_every",
+    "analysis_size",
+    "device",
+    "data_dir",
+    "out",
+    "progress",
+    "resume",
+)
 
 
 def checkpoint_path(out: Path) -> Path:

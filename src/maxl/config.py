@@ -24,6 +24,7 @@ class TrainConfig:
     precision: str = "fp32"
     epochs: int = 200
     eval_every: int = 1
+    analysis_size: int = 256  # training images the per-epoch analysis looks at; 0: none
     batch_size: int = 100
     lr: float = 0.01
     momentum: float = 0.0

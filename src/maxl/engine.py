@@ -18,6 +18,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from maxl.analysis.label_table import LABEL_TABLE_NAME, write_label_table
+from maxl.analysis.probe import analysis_rows, measure
 from maxl.checkpoint import (
     checkpoint_path,
     fingerprint,
@@ -135,6 +137,8 @@ def check_config(config: TrainConfig) -> None:
     for name in ("epochs", "eval_every", "batch_size", "lr_step", "meta_every"):
         if getattr(config, name) < 1:
             raise MaxlError(f"--{name.replace('_', '-')} must be at least 1")
+    if config.analysis_size < 0:
+        raise MaxlError("--analysis-size must be 0 (no analysis) or a number of images")
     if config.hypergrad not in HYPERGRADIENT_METHODS:
         raise MaxlError(
             f"unknown --hypergrad {config.hypergrad!r}; choose one of "
@@ -357,6 +361,10 @@ class TrainingLoop:
         self.records: list[dict[str, Any]] = []
         self.earlier_time_s = 0.0  # wall time of the runs this one resumes
         self.checkpointed = False  # does OUT hold a checkpoint of this run?
+        size = min(run.config.analysis_size, len(run.x_train))
+        self.analysis_rows = analysis_rows(len(run.x_train), size, run.config.seed).to(
+            run.x_train.device
+        )
 
     @property
     def path(self) -> Path:
@@ -376,10 +384,12 @@ class TrainingLoop:
 
     def save(self) -> None:
         """Write the metrics so far and the checkpoint. The first save of a fresh run first
-        removes the results.json of the run it replaces, so the folder never pairs them."""
+        removes the results.json and label table of the run it replaces, so the folder never
+        pairs them."""
         if self.writes:
             if not self.checkpointed:
                 (self.out / "results.json").unlink(missing_ok=True)
+                (self.out / LABEL_TABLE_NAME).unlink(missing_ok=True)
             write_jsonl_atomic(self.out / "metrics.jsonl", self.records)
             save_checkpoint(
                 self.path,
@@ -419,6 +429,10 @@ class TrainingLoop:
             run.method.end_epoch()
             if epoch % config.eval_every == 0 or epoch == config.epochs:
                 record.update(evaluate(run))
+            if len(self.analysis_rows):
+                analysis_start = time.perf_counter()
+                record.update(measure(run, self.analysis_rows))
+                record["analysis_time_s"] = time.perf_counter() - analysis_start
             record["epoch_time_s"] = time.perf_counter() - epoch_start
             self.epoch = epoch
             self.records.append(record)
@@ -453,6 +467,7 @@ class TrainingLoop:
         if run.ranks is not None:
             results["world_size"] = run.ranks.world_size
         if self.writes:
+            write_label_table(run, self.out)
             write_json_atomic(self.out / "results.json", results)
             self.say(f"results in {self.out / 'results.json'}")
         return results

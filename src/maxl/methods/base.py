@@ -18,6 +18,11 @@ class AuxiliaryLabels(ABC):
         """Auxiliary targets of a batch (class indices [N] or probabilities [N, K], no graph),
         or None for no auxiliary loss. `rows` are the batch's indices into the training set."""
 
+    def labels(self, x: torch.Tensor, y: torch.Tensor, rows: torch.Tensor) -> torch.Tensor | None:
+        """The current auxiliary labels of these images, like targets() but changing no state
+        (for analysis). Methods whose targets() has side effects override it."""
+        return self.targets(x, y, rows)
+
     def before_update(  # noqa: B027 (an optional hook)
         self, net: nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float
     ) -> None:

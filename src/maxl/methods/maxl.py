@@ -60,6 +60,16 @@ class MetaLabels(AuxiliaryLabels):
         self.pending = labels
         return labels.detach()
 
+    @torch.no_grad()
+    def labels(self, x: torch.Tensor, y: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """The generator's labels in eval mode (running BatchNorm statistics), no step counted."""
+        mode = self.generator.training
+        self.generator.eval()
+        try:
+            return self.generator(x, y)
+        finally:
+            self.generator.train(mode)
+
     def before_update(self, net: nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float) -> None:
         if self.pending is None:
             return
