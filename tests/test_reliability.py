@@ -148,6 +148,9 @@ CASES = {
     "method-unknown": Case(plain("--method", "best"), "invalid choice: 'best'"),
     "device-unknown": Case(plain("--device", "tpu"), "device 'tpu' is not usable here"),
     "epochs-zero": Case(plain("--epochs", "0"), "--epochs must be at least 1"),
+    "analysis-size-negative": Case(
+        plain("--analysis-size", "-1"), "--analysis-size must be 0 (no analysis) or a number"
+    ),
     "batch-per-process": Case(
         plain("--batch-size", "100"),
         "--batch-size 100 does not split evenly over 3 processes",

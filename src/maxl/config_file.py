@@ -47,7 +47,7 @@ def load_experiment(path: Path) -> dict[str, Any]:
         if name in COMPARE_KEYS:
             settings[name] = _list_of(value, int if name == "seeds" else str, path, name)
         elif name in fields:
-            settings[name] = _convert(value, hints[name], path, name)
+            settings[name] = convert_value(value, hints[name], path, name)
         else:
             known = ", ".join([*fields, *COMPARE_KEYS])
             raise MaxlError(f"{path}: unknown key '{key}'; the keys are {known}")
@@ -62,8 +62,9 @@ def _list_of(value: Any, kind: type, path: Path, key: str) -> list[Any]:
         raise MaxlError(f"{path}: '{key}' must be a list of {kind.__name__}s") from None
 
 
-def _convert(value: Any, hint: Any, path: Path, key: str) -> Any:
-    """Coerce a YAML value to the field's type: '20' and 20 both fit a level name."""
+def convert_value(value: Any, hint: Any, path: Path | str, key: str) -> Any:
+    """Coerce a YAML value to the field's type: '20' and 20 both fit a level name. Errors name
+    `path`, the file or option the value came from."""
     union = typing.get_origin(hint) in (typing.Union, types.UnionType)
     allowed = typing.get_args(hint) if union else (hint,)
     if value is None:

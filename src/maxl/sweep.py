@@ -1,0 +1,213 @@
+"""`maxl sweep`: one setting at several values, every method × seed at each, as one command.
+
+Each value gets a comparison folder OUT/FIELD-VALUE (runs METHOD-seedS, summary files), so
+`maxl show` works on it; OUT/sweep.md, OUT/sweep.csv and OUT/sweep.png put the values side by
+side. Runs go seed by seed across all values, so a sweep stopped early still compares every
+value on the seeds it finished, and a rerun reuses the finished runs.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from maxl.compare import MethodSummary, check_methods, run_or_reuse, runnable_methods, summarise
+from maxl.compare import write_summary as write_compare_summary
+from maxl.config import TrainConfig
+from maxl.config_file import convert_value
+from maxl.errors import MaxlError
+from maxl.records import prepare_out_dir, write_atomic
+
+Log = Callable[[str], None]
+NOT_SWEPT = ("method", "seed", "out", "resume", "progress", "device", "data_dir", "dataset")
+ANALYSIS_KEYS = ("grad_cosine", "aux_entropy", "aux_marginal_entropy", "nmi_human_within")
+SWEEP_COLUMNS = ("value", "method", "mean_accuracy", "std_accuracy", "runs", *ANALYSIS_KEYS)
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One value of the swept setting: its folder and each method's results over seeds."""
+
+    label: str  # the value as written on the command line
+    folder: Path
+    summaries: list[MethodSummary]
+    last_metrics: dict[str, dict[str, float]]  # method -> analysis key -> mean over seeds
+
+
+def parse_sweep(field: str, texts: Sequence[str]) -> tuple[str, list[Any]]:
+    """'psi', ['2', '5'] -> ('psi', [(2,), (5,)]); values typed like the config file's."""
+    import yaml
+
+    name = field.replace("-", "_")
+    fields = TrainConfig.__dataclass_fields__
+    if name not in fields or name in NOT_SWEPT:
+        allowed = ", ".join(f for f in fields if f not in NOT_SWEPT)
+        raise MaxlError(f"--vary cannot sweep {field!r}; sweep one of {allowed}")
+    if not texts:
+        raise MaxlError(f"--vary {field} has no values; write e.g. --vary {field} 0 0.2 1")
+    if len(set(texts)) != len(texts):
+        raise MaxlError(f"--vary {field} repeats a value; give each value once")
+    hint = typing_hint(name)
+    values = []
+    for text in texts:
+        value = [int(v) for v in text.split(",")] if "," in text else yaml.safe_load(text)
+        values.append(convert_value(value, hint, "--vary", name))
+    return name, values
+
+
+def typing_hint(name: str) -> Any:
+    import typing
+
+    return typing.get_type_hints(TrainConfig)[name]
+
+
+def default_sweep_dir(base: TrainConfig, field: str) -> Path:
+    from maxl.compare import default_compare_dir
+
+    return default_compare_dir(base).with_name(
+        default_compare_dir(base).name.replace("compare-", "sweep-") + f"-{field}"
+    )
+
+
+def run_sweep(
+    base: TrainConfig,
+    field: str,
+    labels: Sequence[str],
+    values: Sequence[Any],
+    methods: Sequence[str],
+    seeds: Sequence[int],
+    out: Path,
+    log: Log = print,
+) -> list[SweepPoint]:
+    """Train every method with every seed at every value (seed-major), then summarise."""
+    methods = check_methods(methods)
+    if not seeds:
+        raise MaxlError("--seeds is empty; give e.g. --seeds 0,1,2")
+    prepare_out_dir(out)
+    methods, notes = runnable_methods(base, methods)
+    for note in notes:
+        log(note)
+    configs = {
+        label: dataclasses.replace(base, **{field: v})
+        for label, v in zip(labels, values, strict=True)
+    }
+    folders = {label: out / f"{field}-{label.replace(',', '_')}" for label in labels}
+    accuracies: dict[str, dict[str, dict[int, float]]] = {
+        label: {m: {} for m in methods} for label in labels
+    }
+    for seed in seeds:
+        for label in labels:
+            for method in methods:
+                run_dir = folders[label] / f"{method}-seed{seed}"
+                prepare_out_dir(folders[label])
+                config = dataclasses.replace(configs[label], method=method, seed=seed, out=run_dir)
+                log(f"{field} = {label}:")
+                accuracy = float(run_or_reuse(config, log)["test_accuracy"])
+                accuracies[label][method][seed] = accuracy
+    points = []
+    for label in labels:
+        summaries = summarise(accuracies[label])
+        write_compare_summary(folders[label], configs[label], summaries, notes, list(seeds))
+        metrics = {
+            m: last_metrics([folders[label] / f"{m}-seed{s}" for s in seeds]) for m in methods
+        }
+        points.append(SweepPoint(label, folders[label], summaries, metrics))
+    write_sweep_summary(out, base, field, points, list(seeds))
+    return points
+
+
+def last_metrics(run_dirs: Sequence[Path]) -> dict[str, float]:
+    """The analysis metrics of each run's last epoch, averaged over the runs that have them."""
+    values: dict[str, list[float]] = {key: [] for key in ANALYSIS_KEYS}
+    for run_dir in run_dirs:
+        lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+        last = json.loads(lines[-1]) if lines else {}
+        for key in ANALYSIS_KEYS:
+            if isinstance(last.get(key), int | float):
+                values[key].append(float(last[key]))
+    return {key: statistics.fmean(v) for key, v in values.items() if v}
+
+
+def format_sweep_table(field: str, points: Sequence[SweepPoint]) -> str:
+    """Markdown: per value and method, accuracy mean ± std (%) and last-epoch analysis means."""
+    lines = [
+        f"| {field} | method | test accuracy (%) | runs | gradient cosine | label entropy | "
+        "marginal entropy | NMI with human (within class) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for point in points:
+        for s in point.summaries:
+            metrics = point.last_metrics.get(s.method, {})
+            cells = [f"{metrics[key]:.3f}" if key in metrics else "—" for key in ANALYSIS_KEYS]
+            lines.append(
+                f"| {point.label} | {s.method} | {100 * s.mean:.2f} ± {100 * s.std:.2f} | "
+                f"{len(s.accuracies)} | " + " | ".join(cells) + " |"
+            )
+    return "\n".join(lines)
+
+
+def write_sweep_summary(
+    out: Path, base: TrainConfig, field: str, points: Sequence[SweepPoint], seeds: list[int]
+) -> None:
+    """sweep.csv (fractions), sweep.md (table, protocol) and sweep.png."""
+    from maxl.plots import sweep_figure
+
+    rows = [
+        {
+            "value": point.label,
+            "method": s.method,
+            "mean_accuracy": f"{s.mean:.6f}",
+            "std_accuracy": f"{s.std:.6f}",
+            "runs": len(s.accuracies),
+            **{
+                key: f"{point.last_metrics[s.method][key]:.6f}"
+                if key in point.last_metrics.get(s.method, {})
+                else ""
+                for key in ANALYSIS_KEYS
+            },
+        }
+        for point in points
+        for s in point.summaries
+    ]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=SWEEP_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomic(out / "sweep.csv", lambda handle: handle.write(buffer.getvalue().encode()))
+    protocol = {
+        k: v for k, v in base.to_json().items() if k not in ("method", "seed", "out", field)
+    }
+    text = "\n".join(
+        [
+            f"# Sweep of {field} on {base.dataset}",
+            "",
+            f"Seeds {', '.join(map(str, seeds))}. Test accuracy after the last epoch: mean ± "
+            "sample standard deviation over seeds. The analysis columns are the last epoch's "
+            "values (metrics.jsonl), averaged over seeds: cosine between the primary and "
+            "auxiliary gradients on the shared trunk, mean entropy of each image's auxiliary "
+            "label, entropy of the mean label (nats), NMI with the human labels within each "
+            "primary class.",
+            "",
+            format_sweep_table(field, points),
+            "",
+            "Each value's runs and comparison: "
+            + ", ".join(f"`{p.folder.name}/`" for p in points)
+            + " (`maxl show` draws any of them).",
+            "",
+            "## Protocol",
+            "",
+            "```json",
+            json.dumps(protocol, indent=2),
+            "```",
+            "",
+        ]
+    )
+    write_atomic(out / "sweep.md", lambda handle: handle.write(text.encode()))
+    sweep_figure(points, out / "sweep.png", field=field, title=base.dataset)
