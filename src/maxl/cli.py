@@ -111,6 +111,14 @@ def add_train_options(parser: argparse.ArgumentParser, *, per_run: bool = True) 
         help="evaluate on the test set every this many epochs, and after the last "
         "(default: %(default)s)",
     )
+    add(
+        "--analysis-size",
+        type=int,
+        default=defaults.analysis_size,
+        help="training images on which each epoch measures the gradient cosine and the "
+        "auxiliary labels' entropy, usage and NMI with human labels; 0 turns it off "
+        "(default: %(default)s)",
+    )
     add("--batch-size", type=int, default=defaults.batch_size, help="default: %(default)s")
     add(
         "--lr",
@@ -250,6 +258,23 @@ def build_parser() -> argparse.ArgumentParser:
         "table. Options given here override those of --config, which override the defaults.",
     )
     add_compare_options(compare)
+    sweep = commands.add_parser(
+        "sweep",
+        help="train at several values of one setting (e.g. psi, entropy-weight) and summarise",
+        description="Train every method with every seed at each value of one setting, each "
+        "value into OUT/FIELD-VALUE (a comparison folder), then write OUT/sweep.md, "
+        "OUT/sweep.csv and OUT/sweep.png. Sweeps maxl alone unless --methods says otherwise "
+        "(a --config file's methods are not used). Example: maxl sweep --config "
+        "configs/fashion-mnist.yaml --vary psi 2 5 10",
+    )
+    add_compare_options(sweep)
+    sweep.add_argument(
+        "--vary",
+        nargs="+",
+        required=True,
+        metavar=("SETTING", "VALUE"),
+        help="the setting (a long option's name, e.g. psi or entropy-weight) and its values",
+    )
     add_bench_options(
         commands.add_parser(
             "bench",
@@ -258,6 +283,14 @@ def build_parser() -> argparse.ArgumentParser:
             "and maxl with both hypergradients, on random data, interleaved after a warm-up.",
         )
     )
+    show = commands.add_parser(
+        "show",
+        help="draw what a run (or a comparison) learned: figures and a report",
+        description="For a run folder: PATH/figures/*.png (curves, gradient cosine, auxiliary "
+        "label usage, image grids of the auxiliary classes) and PATH/report.md. For a "
+        "comparison folder: the methods' curves overlaid, and a report.md table.",
+    )
+    show.add_argument("path", type=Path, help="a folder written by maxl train or maxl compare")
     return parser
 
 
@@ -317,6 +350,26 @@ def run_compare_command(args: argparse.Namespace) -> None:
     print(f"\nsummary: {out / 'summary.md'}, {out / 'summary.csv'}; plot: {out / 'comparison.png'}")
 
 
+def run_sweep_command(args: argparse.Namespace) -> None:
+    from maxl.config_file import load_experiment
+    from maxl.sweep import default_sweep_dir, format_sweep_table, parse_sweep, run_sweep
+
+    field, values = parse_sweep(args.vary[0], args.vary[1:])
+    settings = load_experiment(args.config) if args.config is not None else {}
+    settings.pop("methods", None)
+    wanted = {*TrainConfig.__dataclass_fields__, "methods", "seeds"}
+    settings.update({k: v for k, v in vars(args).items() if k in wanted})
+    methods = settings.pop("methods", ["maxl"])
+    seeds = settings.pop("seeds", [0, 1, 2])
+    base = TrainConfig(**settings)
+    out = base.out or default_sweep_dir(base, field)
+    labels = list(args.vary[1:])
+    points = run_sweep(base, field, labels, values, methods, seeds, out, log=print)
+    print()
+    print(format_sweep_table(field, points))
+    print(f"\nsummary: {out / 'sweep.md'}, {out / 'sweep.csv'}; plot: {out / 'sweep.png'}")
+
+
 def add_bench_options(parser: argparse.ArgumentParser) -> None:
     defaults = BenchConfig()
     add = parser.add_argument
@@ -362,8 +415,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             train(config, log=print)
         elif args.command == "compare":
             run_compare_command(args)
+        elif args.command == "sweep":
+            run_sweep_command(args)
         elif args.command == "bench":
             run_bench_command(args)
+        elif args.command == "show":
+            from maxl.report import show
+
+            show(args.path, log=print)
     except MaxlError as error:
         if args.debug:
             traceback.print_exc()

@@ -1,0 +1,378 @@
+"""`maxl show`: figures and a report.md for one run folder or a whole comparison folder."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from maxl.data.dataset import ImageDataset
+from maxl.errors import MaxlError
+from maxl.methods import METHOD_NAMES
+from maxl.records import write_atomic
+from maxl.report.runs import (
+    ANALYSIS_KEYS,
+    RunRecord,
+    last_value,
+    number,
+    read_aux_labels,
+    read_run,
+    run_folders,
+)
+
+Log = Callable[[str], None]
+METRIC_MEANING = {
+    "grad_cosine": "cosine of the primary and auxiliary loss gradients on the shared trunk",
+    "aux_entropy": "mean entropy of one image's generated label distribution (nats)",
+    "aux_marginal_entropy": "entropy of the mean label distribution (nats; max log K)",
+    "nmi_human": "NMI between generated and human labels (0 unrelated, 1 the same)",
+    "nmi_human_within": "NMI within primary classes, averaged",
+}
+GRID_CLASSES = 4
+GRID_IMAGES = 8
+
+
+def show(path: Path, log: Log = print) -> Path:
+    """Write figures/*.png and report.md into a run folder (metrics.jsonl) or a comparison
+    folder (run sub-folders); returns the path of report.md."""
+    path = Path(path)
+    if (path / "metrics.jsonl").is_file():
+        return show_run(path, log)
+    if run_folders(path):
+        return show_compare(path, log)
+    if not path.exists():
+        problem = "does not exist"
+    elif not path.is_dir():
+        problem = "is a file, not a folder"
+    else:
+        problem = "holds no metrics.jsonl and no run folders"
+    raise MaxlError(f"{path} {problem}; give a folder written by maxl train or maxl compare")
+
+
+def figures_dir(folder: Path) -> Path:
+    """folder/figures, created, or a MaxlError saying why it cannot be."""
+    figures = folder / "figures"
+    try:
+        figures.mkdir(exist_ok=True)
+    except OSError as error:
+        raise MaxlError(
+            f"cannot write figures into {figures} ({error.strerror or error}); "
+            "make the folder writable, or copy it somewhere writable and show the copy"
+        ) from None
+    return figures
+
+
+def write_report(path: Path, lines: Sequence[str]) -> None:
+    text = "\n".join(lines).rstrip() + "\n"
+    write_atomic(path, lambda handle: handle.write(text.encode()))
+
+
+def fmt(value: float | None, digits: int = 3) -> str:
+    """A number rounded for a table ("—" when missing), never "-0.000"."""
+    return "—" if value is None else f"{round(value, digits) + 0.0:.{digits}f}"
+
+
+def show_run(folder: Path, log: Log = print) -> Path:
+    """Curves, gradient cosine, label usage and image grids of one run, and its report.md."""
+    from maxl.report import figures as fig
+
+    run = read_run(folder)
+    if not run.metrics:
+        raise MaxlError(
+            f"{folder / 'metrics.jsonl'} holds no finished epoch yet; "
+            "show it once the first epoch has finished"
+        )
+    out = figures_dir(folder)
+    records = run.metrics
+    results = run.results or {}
+    psi = run.psi
+    lines = [f"# {run.method} on {results.get('dataset', '?')}, seed {results.get('seed', '?')}"]
+    lines += ["", *run_facts(run), ""]
+    if not run.finished:
+        lines += [
+            f"*Run in progress (no results.json yet): shown from the {len(records)} epoch(s) "
+            "in metrics.jsonl; run `maxl show` again later for the rest.*",
+            "",
+        ]
+    lines += analysis_table(records, psi)
+
+    lines += ["## Training curves", ""]
+    fig.curves_figure(records, out / "curves.png")
+    lines += [
+        "![losses and test accuracy](figures/curves.png)",
+        "",
+        "Left: training losses per epoch (the total is primary + weighted auxiliary) and the "
+        "test loss at the evaluation epochs (crosses); a test loss that rises while the training "
+        "losses fall is overfitting. Right: primary test accuracy at the evaluation epochs.",
+        "",
+    ]
+
+    lines += ["## Gradient agreement", ""]
+    if any(number(r.get("grad_cosine")) is not None for r in records):
+        fig.gradient_cosine_figure(records, out / "gradient_cosine.png")
+        lines += [
+            "![gradient cosine](figures/gradient_cosine.png)",
+            "",
+            "Cosine between the gradients of the primary loss and of the auxiliary loss on the "
+            "shared trunk. Positive (green): the auxiliary gradient points the same way as the "
+            "primary one, so a step on the auxiliary loss also lowers the primary loss (to first "
+            "order); near 0: unrelated; negative (red): it pulls against the primary task. This "
+            "is the cosine of the whole flattened gradients, not the per-row definition of the "
+            "original paper.",
+            "",
+        ]
+    else:
+        lines += [
+            "*No gradient cosine recorded in metrics.jsonl (no auxiliary task, or a "
+            "run from before the analysis was added): figure skipped.*",
+            "",
+        ]
+
+    lines += ["## Auxiliary labels", ""]
+    label_keys = ("aux_usage", "aux_entropy", "aux_marginal_entropy", "nmi_human")
+    has_labels = (folder / "aux_labels.npz").is_file()
+    dataset: ImageDataset | MaxlError | None = None
+    if run.finished and (has_labels or any(r.get("aux_usage") for r in records)):
+        try:
+            dataset = load_run_dataset(run)
+        except MaxlError as error:
+            dataset = error
+    names = primary_class_names(run, dataset) if isinstance(dataset, ImageDataset) else None
+    if any(r.get(key) is not None for r in records for key in label_keys):
+        fig.aux_usage_figure(records, out / "aux_usage.png", psi=psi, class_names=names)
+        lines += [
+            "![auxiliary label usage](figures/aux_usage.png)",
+            "",
+            "Top: per epoch (rows) the share of sampled training images whose most likely "
+            "auxiliary class is each column; white lines separate the primary classes' blocks. "
+            "A block with one bright column has collapsed to one class; evenly lit blocks use "
+            "all their classes. Bottom: the mean per-image entropy (low: confident labels) and "
+            "the entropy of the mean distribution (near the dashed log K: all classes used "
+            "evenly); NMI with the human labels, where the dataset has them, on the right axis.",
+            "",
+        ]
+    else:
+        lines += ["*No auxiliary label statistics recorded: figure skipped.*", ""]
+
+    lines += grid_section(folder, run, out, dataset, log)
+    report = folder / "report.md"
+    write_report(report, lines)
+    log(f"report: {report}; figures in {out}")
+    return report
+
+
+def run_facts(run: RunRecord) -> list[str]:
+    results = run.results or {}
+    epochs_done = run.metrics[-1]["epoch"]
+    planned = results.get("epochs")
+    accuracy = run.final_accuracy
+    return [
+        f"- method: {run.method}",
+        f"- dataset: {results.get('dataset', '?')}"
+        + (f" (primary level {results['primary_level']})" if results.get("primary_level") else ""),
+        f"- seed: {results.get('seed', '?')}",
+        f"- ψ (auxiliary classes per primary class): {run.psi if run.psi else '?'}"
+        + (f", K = {sum(run.psi)}" if run.psi else ""),
+        f"- epochs: {epochs_done}" + (f" of {planned}" if planned else ""),
+        "- final primary test accuracy: "
+        + ("not evaluated yet" if accuracy is None else f"{100 * accuracy:.2f}%")
+        + ("" if run.finished else " (latest evaluation)"),
+    ]
+
+
+def analysis_table(records: list[dict[str, Any]], psi: list[int] | None) -> list[str]:
+    """The last epoch's analysis metrics, with the share of auxiliary classes in use."""
+    measured = [
+        r for r in records if any(r.get(k) is not None for k in (*ANALYSIS_KEYS, "aux_usage"))
+    ]
+    if not measured:
+        return ["*No analysis metrics in metrics.jsonl.*", ""]
+    last = measured[-1]
+    lines = [
+        f"## Analysis at epoch {last['epoch']}",
+        "",
+        "| metric | value | what it measures |",
+        "|---|---:|---|",
+    ]
+    for key in ANALYSIS_KEYS:
+        value = number(last.get(key))
+        if value is not None:
+            lines.append(f"| {key} | {fmt(value)} | {METRIC_MEANING[key]} |")
+    usage = last.get("aux_usage")
+    if isinstance(usage, list) and usage:
+        used = sum(1 for share in usage if (number(share) or 0.0) > 0)
+        lines.append(
+            f"| classes in use | {used} of {len(usage)} | auxiliary classes that are the most "
+            "likely one for at least one sampled image |"
+        )
+    num_aux = len(usage) if isinstance(usage, list) and usage else sum(psi) if psi else 0
+    if num_aux:
+        lines.append(
+            f"| log K | {math.log(num_aux):.3f} | the largest marginal entropy (K={num_aux}) |"
+        )
+    return [*lines, ""]
+
+
+def grid_section(
+    folder: Path, run: RunRecord, out: Path, dataset: ImageDataset | MaxlError | None, log: Log
+) -> list[str]:
+    """Image grids of the classes with the largest ψ, or a note saying why there are none."""
+    from maxl.report.figures import aux_class_figure
+    from maxl.report.grid import group_rows, pick_classes
+
+    lines = ["## What the auxiliary classes look like", ""]
+    labels_path = folder / "aux_labels.npz"
+    if not labels_path.is_file():
+        why = (
+            "the run is still in progress"
+            if not run.finished
+            else "the method has no auxiliary labels, or the run predates that file"
+        )
+        return [*lines, f"*No aux_labels.npz ({why}): image grids skipped.*", ""]
+    try:
+        labels = read_aux_labels(labels_path)
+        if dataset is None:
+            raise MaxlError("results.json is missing, so the dataset is unknown")
+        if isinstance(dataset, MaxlError):
+            raise dataset
+        if len(labels.rows) and int(labels.rows.max()) >= len(dataset.x_train):
+            raise MaxlError(
+                f"aux_labels.npz points at training image {int(labels.rows.max())} but "
+                f"{dataset.name} has {len(dataset.x_train)}; it was written for other data"
+            )
+    except MaxlError as error:
+        log(f"image grids skipped: {error}")
+        return [*lines, f"*Image grids skipped: {error}*", ""]
+    names = primary_class_names(run, dataset) or []
+    images = dataset.x_train.numpy()
+    lines += [
+        "One grid per primary class (those with the most auxiliary classes first): one row per "
+        f"auxiliary class of its block, with up to {GRID_IMAGES} training images whose most "
+        "likely auxiliary class it is, most confident first; the row label gives the auxiliary "
+        "class index and how many of the class's sampled images (share) it got. Rows of "
+        "similar-looking images mean the generator found a consistent sub-class.",
+        "",
+    ]
+    for cls in pick_classes(labels.psi, GRID_CLASSES):
+        name = names[cls] if cls < len(names) else str(cls)
+        named = f"class {cls}" if name == str(cls) else f"class {cls} ({name})"
+        groups = group_rows(labels, cls, GRID_IMAGES)
+        path = out / f"aux_classes_{cls}.png"
+        title = f"primary {named}: {labels.psi[cls]} auxiliary classes"
+        aux_class_figure(images, groups, path, title, GRID_IMAGES)
+        lines += [f"### Primary {named}", "", f"![{named}](figures/{path.name})", ""]
+    return lines
+
+
+def primary_class_names(run: RunRecord, dataset: ImageDataset) -> list[str] | None:
+    """The names of the run's primary classes, where the dataset has them."""
+    level = (run.results or {}).get("primary_level") or dataset.default_level
+    return dataset.class_names.get(str(level)) or None
+
+
+def load_run_dataset(run: RunRecord) -> ImageDataset:
+    """The run's dataset, as its config names it; any failure is a MaxlError (grids skipped)."""
+    from maxl.data.dataset import load_dataset
+
+    config = (run.results or {}).get("config") or {}
+    name = config.get("dataset") or (run.results or {}).get("dataset")
+    if not name:
+        raise MaxlError("results.json names no dataset")
+    try:
+        return load_dataset(name, config.get("data_dir"))
+    except OSError as error:
+        raise MaxlError(f"cannot load dataset {name} ({error})") from None
+
+
+def method_order(method: str) -> tuple[int, str]:
+    return (METHOD_NAMES.index(method) if method in METHOD_NAMES else len(METHOD_NAMES), method)
+
+
+def show_compare(folder: Path, log: Log = print) -> Path:
+    """Overlays of every method's runs (mean line, min..max band) and a report.md table."""
+    from maxl.plots import METHOD_COLOURS
+    from maxl.report.figures import overlay_figures
+
+    runs = [read_run(sub) for sub in run_folders(folder)]
+    empty = [r.folder.name for r in runs if not r.metrics]
+    runs = [r for r in runs if r.metrics]
+    by_method: dict[str, list[RunRecord]] = {}
+    for run in sorted(runs, key=lambda r: method_order(r.method)):
+        by_method.setdefault(run.method, []).append(run)
+    out = figures_dir(folder)
+    written = overlay_figures(
+        {m: [r.metrics for r in group] for m, group in by_method.items()}, out, METHOD_COLOURS
+    )
+    lines = [f"# Comparison in {folder.name}", ""]
+    if (folder / "summary.md").is_file():
+        lines += ["The accuracy summary of `maxl compare` is in [summary.md](summary.md).", ""]
+    in_progress = [r.folder.name for r in runs if not r.finished]
+    if in_progress:
+        lines += [
+            f"*Still in progress (no results.json), shown from metrics.jsonl: "
+            f"{', '.join(in_progress)}.*",
+            "",
+        ]
+    if empty:
+        lines += [f"*No finished epoch yet, left out: {', '.join(empty)}.*", ""]
+    lines += compare_table(by_method)
+    captions = {
+        "accuracy.png": "Primary test accuracy at the evaluation epochs: line = mean over "
+        "seeds, band = min to max over seeds.",
+        "losses.png": "Training primary loss (left) and auxiliary loss (right); methods "
+        "without an auxiliary task have no auxiliary curve.",
+        "gradient_cosine.png": "Cosine between the primary and auxiliary loss gradients on the "
+        "shared trunk (whole flattened gradients); above 0 the auxiliary task pulls the trunk "
+        "the same way as the primary one.",
+        "labels.png": "Entropy of the mean auxiliary label distribution (high: classes used "
+        "evenly) and NMI with the human labels (how close the labels are to the human ones).",
+    }
+    lines += ["## Figures", ""]
+    for path in written:
+        lines += [f"![{path.stem}](figures/{path.name})", "", captions.get(path.name, ""), ""]
+    example = next((r for r in runs if r.method == "maxl"), None) or next(
+        (r for r in runs if (r.folder / "aux_labels.npz").is_file()), runs[0]
+    )
+    lines += [
+        "For one run's own figures and its image grids of the auxiliary classes, run "
+        f"`maxl show {folder / example.folder.name}`.",
+    ]
+    report = folder / "report.md"
+    write_report(report, lines)
+    log(f"report: {report}; figures in {out}")
+    return report
+
+
+def compare_table(by_method: dict[str, list[RunRecord]]) -> list[str]:
+    """Per method: final test accuracy mean ± sample std over seeds, and the last-epoch
+    analysis metrics averaged over seeds."""
+    keys = [
+        k
+        for k in ANALYSIS_KEYS
+        if any(last_value(r.metrics, k) is not None for g in by_method.values() for r in g)
+    ]
+    lines = [
+        "| " + " | ".join(["method", "runs", "test accuracy (%)", *keys]) + " |",
+        "|---|---:|---:|" + "---:|" * len(keys),
+    ]
+    for method, group in by_method.items():
+        accuracies = [a for r in group if (a := r.final_accuracy) is not None]
+        if accuracies:
+            std = statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0
+            accuracy = f"{100 * statistics.fmean(accuracies):.2f} ± {100 * std:.2f}"
+        else:
+            accuracy = "—"
+        cells = []
+        for key in keys:
+            values = [v for r in group if (v := number(last_value(r.metrics, key))) is not None]
+            cells.append(fmt(statistics.fmean(values)) if values else "—")
+        lines.append("| " + " | ".join([method, str(len(group)), accuracy, *cells]) + " |")
+    lines += [
+        "",
+        "Test accuracy: mean ± sample standard deviation over seeds after the last epoch; the "
+        "other columns: each run's last recorded value, averaged over seeds (— where none).",
+        "",
+    ]
+    return lines
