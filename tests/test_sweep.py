@@ -85,7 +85,8 @@ def test_a_sweep_summarises_each_value_from_its_runs(tmp_path, npz_with_fine_lab
             np.mean([m["grad_cosine"] for m in last]), abs=1e-6
         )
         assert (folder / "summary.csv").is_file()
-    assert (out / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for png in (out / "sweep.png", out / "figures" / "accuracy.png"):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| 1 | maxl |" in (out / "sweep.md").read_text()
     # a second call reuses every finished run
     assert main(argv) == 0

@@ -24,10 +24,10 @@ from maxl.config import TrainConfig
 from maxl.config_file import convert_value
 from maxl.errors import MaxlError
 from maxl.records import prepare_out_dir, write_atomic
+from maxl.report.runs import ANALYSIS_KEYS, last_value, number, read_metrics
 
 Log = Callable[[str], None]
 NOT_SWEPT = ("method", "seed", "out", "resume", "progress", "device", "data_dir", "dataset")
-ANALYSIS_KEYS = ("grad_cosine", "aux_entropy", "aux_marginal_entropy", "nmi_human_within")
 SWEEP_COLUMNS = ("value", "method", "mean_accuracy", "std_accuracy", "runs", *ANALYSIS_KEYS)
 
 
@@ -124,14 +124,14 @@ def run_sweep(
 
 
 def last_metrics(run_dirs: Sequence[Path]) -> dict[str, float]:
-    """The analysis metrics of each run's last epoch, averaged over the runs that have them."""
+    """Each analysis metric's last recorded value per run, averaged over the runs with one."""
     values: dict[str, list[float]] = {key: [] for key in ANALYSIS_KEYS}
     for run_dir in run_dirs:
-        lines = (run_dir / "metrics.jsonl").read_text().splitlines()
-        last = json.loads(lines[-1]) if lines else {}
+        records = read_metrics(run_dir / "metrics.jsonl")
         for key in ANALYSIS_KEYS:
-            if isinstance(last.get(key), int | float):
-                values[key].append(float(last[key]))
+            value = number(last_value(records, key))
+            if value is not None:
+                values[key].append(value)
     return {key: statistics.fmean(v) for key, v in values.items() if v}
 
 
@@ -139,8 +139,8 @@ def format_sweep_table(field: str, points: Sequence[SweepPoint]) -> str:
     """Markdown: per value and method, accuracy mean ± std (%) and last-epoch analysis means."""
     lines = [
         f"| {field} | method | test accuracy (%) | runs | gradient cosine | label entropy | "
-        "marginal entropy | NMI with human (within class) |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "marginal entropy | NMI with human | NMI within class |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for point in points:
         for s in point.summaries:
@@ -184,6 +184,7 @@ def write_sweep_summary(
     protocol = {
         k: v for k, v in base.to_json().items() if k not in ("method", "seed", "out", field)
     }
+    figures = overlay_by_value(out, field, points, seeds)
     text = "\n".join(
         [
             f"# Sweep of {field} on {base.dataset}",
@@ -192,8 +193,14 @@ def write_sweep_summary(
             "sample standard deviation over seeds. The analysis columns are the last epoch's "
             "values (metrics.jsonl), averaged over seeds: cosine between the primary and "
             "auxiliary gradients on the shared trunk, mean entropy of each image's auxiliary "
-            "label, entropy of the mean label (nats), NMI with the human labels within each "
-            "primary class.",
+            "label, entropy of the mean label (nats), NMI with the human labels over all images "
+            "and within each primary class.",
+            "",
+            "![sweep](sweep.png)",
+            "",
+            "Curves per value, mean over seeds with a min..max band, in `figures/`: "
+            + ", ".join(f"[{p.name}](figures/{p.name})" for p in figures)
+            + ".",
             "",
             format_sweep_table(field, points),
             "",
@@ -211,3 +218,20 @@ def write_sweep_summary(
     )
     write_atomic(out / "sweep.md", lambda handle: handle.write(text.encode()))
     sweep_figure(points, out / "sweep.png", field=field, title=base.dataset)
+
+
+def overlay_by_value(
+    out: Path, field: str, points: Sequence[SweepPoint], seeds: Sequence[int]
+) -> list[Path]:
+    """OUT/figures: every value's curves (one line per value and method) on shared axes."""
+    from maxl.report.figures import overlay_figures
+
+    groups = {}
+    for point in points:
+        for s in point.summaries:
+            label = f"{field}={point.label}" + (f" {s.method}" if len(point.summaries) > 1 else "")
+            runs = [point.folder / f"{s.method}-seed{seed}" / "metrics.jsonl" for seed in seeds]
+            groups[label] = [read_metrics(path) for path in runs if path.is_file()]
+    figures = out / "figures"
+    prepare_out_dir(figures)
+    return overlay_figures(groups, figures)
