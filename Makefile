@@ -33,6 +33,7 @@ fashion-mnist:
 
 demo: setup fashion-mnist
 	$(BIN)/maxl compare --config configs/fashion-mnist-demo.yaml --out runs/demo --no-progress
+	$(BIN)/maxl show runs/demo
 
 test: setup
 	$(BIN)/ruff check .

@@ -61,6 +61,7 @@ def test_torchrun_two_processes_equal_one_process_on_the_global_batch(tmp_path):
     assert result.stdout.count("results in") == 1  # only rank 0 speaks
     assert "2 processes" in result.stdout
     assert sorted(p.name for p in two.iterdir()) == [
+        "aux_labels.npz",
         "checkpoint.pt",
         "metrics.jsonl",
         "results.json",
@@ -82,6 +83,9 @@ def test_torchrun_two_processes_equal_one_process_on_the_global_batch(tmp_path):
     moved = single["method"]["generator"]["head.weight"] - generator_start["head.weight"]
     assert moved.norm() > 1e-3 * generator_start["head.weight"].norm()  # 100× the tolerance
     assert parallel["metrics"][0]["train_loss"] == pytest.approx(one["final_train_loss"], rel=1e-5)
+    # every rank runs the same analysis, so its global BatchNorm sees what one process sees
+    for key in ("grad_cosine", "aux_entropy", "aux_marginal_entropy"):
+        assert parallel["metrics"][0][key] == pytest.approx(single["metrics"][0][key], abs=1e-5)
 
 
 def test_every_rank_trains_on_an_equal_share_of_the_same_global_batches(tmp_path):

@@ -291,6 +291,13 @@ def build_parser() -> argparse.ArgumentParser:
         "comparison folder: the methods' curves overlaid, and a report.md table.",
     )
     show.add_argument("path", type=Path, help="a folder written by maxl train or maxl compare")
+    show.add_argument(
+        "--classes",
+        type=parse_whole_numbers,
+        default=None,
+        help="primary classes (indices, comma-separated) that get image grids "
+        "(default: up to four with the most auxiliary classes)",
+    )
     return parser
 
 
@@ -315,13 +322,13 @@ def add_compare_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--seeds",
-        type=parse_seeds,
+        type=parse_whole_numbers,
         default=argparse.SUPPRESS,
         help="comma-separated seeds (default: 0,1,2)",
     )
 
 
-def parse_seeds(text: str) -> list[int]:
+def parse_whole_numbers(text: str) -> list[int]:
     try:
         return [int(part) for part in text.split(",")]
     except ValueError:
@@ -422,7 +429,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "show":
             from maxl.report import show
 
-            show(args.path, log=print)
+            show(args.path, log=print, classes=args.classes)
     except MaxlError as error:
         if args.debug:
             traceback.print_exc()

@@ -115,6 +115,16 @@ def test_show_on_a_run_writes_every_figure_and_links_them(tmp_path):
     assert "### Primary class 1\n" in text and "(odd)" not in text  # level 10: digits, not parity
 
 
+def test_classes_choose_the_image_grids(tmp_path, capsys):
+    run = tmp_path / "maxl-seed0"
+    write_run(run)
+    assert main(["show", str(run), "--classes", "0,5"]) == 0
+    grids = sorted(p.name for p in (run / "figures").glob("aux_classes_*.png"))
+    assert grids == ["aux_classes_0.png", "aux_classes_5.png"]
+    assert main(["show", str(run), "--classes", "10"]) == 2
+    assert "--classes 10: the run has primary classes 0 to 9" in capsys.readouterr().err
+
+
 def test_a_run_without_analysis_skips_those_figures_and_says_so(tmp_path):
     run = tmp_path / "single-seed0"
     write_run(run, method="single")

@@ -34,12 +34,13 @@ GRID_CLASSES = 4
 GRID_IMAGES = 8
 
 
-def show(path: Path, log: Log = print) -> Path:
+def show(path: Path, log: Log = print, classes: Sequence[int] | None = None) -> Path:
     """Write figures/*.png and report.md into a run folder (metrics.jsonl) or a comparison
-    folder (run sub-folders); returns the path of report.md."""
+    folder (run sub-folders); returns the path of report.md. `classes`: the primary classes
+    that get image grids (default: up to four with the largest ψ)."""
     path = Path(path)
     if (path / "metrics.jsonl").is_file():
-        return show_run(path, log)
+        return show_run(path, log, classes)
     if run_folders(path):
         return show_compare(path, log)
     if not path.exists():
@@ -74,7 +75,7 @@ def fmt(value: float | None, digits: int = 3) -> str:
     return "—" if value is None else f"{round(value, digits) + 0.0:.{digits}f}"
 
 
-def show_run(folder: Path, log: Log = print) -> Path:
+def show_run(folder: Path, log: Log = print, classes: Sequence[int] | None = None) -> Path:
     """Curves, gradient cosine, label usage and image grids of one run, and its report.md."""
     from maxl.report import figures as fig
 
@@ -156,7 +157,7 @@ def show_run(folder: Path, log: Log = print) -> Path:
     else:
         lines += ["*No auxiliary label statistics recorded: figure skipped.*", ""]
 
-    lines += grid_section(folder, run, out, dataset, log)
+    lines += grid_section(folder, run, out, dataset, log, classes)
     report = folder / "report.md"
     write_report(report, lines)
     log(f"report: {report}; figures in {out}")
@@ -216,9 +217,15 @@ def analysis_table(records: list[dict[str, Any]], psi: list[int] | None) -> list
 
 
 def grid_section(
-    folder: Path, run: RunRecord, out: Path, dataset: ImageDataset | MaxlError | None, log: Log
+    folder: Path,
+    run: RunRecord,
+    out: Path,
+    dataset: ImageDataset | MaxlError | None,
+    log: Log,
+    classes: Sequence[int] | None = None,
 ) -> list[str]:
-    """Image grids of the classes with the largest ψ, or a note saying why there are none."""
+    """Image grids of `classes` (default: those with the largest ψ), or a note saying why
+    there are none."""
     from maxl.report.figures import aux_class_figure
     from maxl.report.grid import group_rows, pick_classes
 
@@ -255,7 +262,14 @@ def grid_section(
         "similar-looking images mean the generator found a consistent sub-class.",
         "",
     ]
-    for cls in pick_classes(labels.psi, GRID_CLASSES):
+    if classes is None:
+        classes = pick_classes(labels.psi, GRID_CLASSES)
+    elif unknown := [c for c in classes if not 0 <= c < len(labels.psi)]:
+        raise MaxlError(
+            f"--classes {','.join(map(str, unknown))}: the run has primary classes 0 to "
+            f"{len(labels.psi) - 1}; choose among those"
+        )
+    for cls in classes:
         name = names[cls] if cls < len(names) else str(cls)
         named = f"class {cls}" if name == str(cls) else f"class {cls} ({name})"
         groups = group_rows(labels, cls, GRID_IMAGES)
