@@ -335,8 +335,9 @@ OVERLAYS: tuple[tuple[str, str, tuple[tuple[str, str, float], ...]], ...] = (
         "labels.png",
         "auxiliary labels",
         (
+            ("aux_entropy", "mean entropy of one image's label (nats)", 1.0),
             ("aux_marginal_entropy", "entropy of the mean label distribution (nats)", 1.0),
-            ("nmi_human", "NMI with human labels", 1.0),
+            ("nmi_human_within", "NMI with human labels within primary classes", 1.0),
         ),
     ),
 )
@@ -411,7 +412,7 @@ def overlay_figures(
             ax.set_ylabel(ylabel)
             _epoch_axis(ax)
             ax.legend(fontsize=8)
-        fig.suptitle(f"{title}: mean over runs, band from min to max")
+        fig.suptitle(f"{title}\n(line: mean over runs; band: min to max)", fontsize=11)
         path = out_dir / name
         _save(fig, path)
         written.append(path)

@@ -340,8 +340,10 @@ def show_compare(folder: Path, log: Log = print) -> Path:
         "gradient_cosine.png": "Cosine between the primary and auxiliary loss gradients on the "
         "shared trunk (whole flattened gradients); above 0 the auxiliary task pulls the trunk "
         "the same way as the primary one.",
-        "labels.png": "Entropy of the mean auxiliary label distribution (high: classes used "
-        "evenly) and NMI with the human labels (how close the labels are to the human ones).",
+        "labels.png": "Mean entropy of one image's auxiliary label (low: confident labels; "
+        "log ψ: uniform inside its block), entropy of the mean label distribution (high: "
+        "classes used evenly) and NMI with the human labels inside the primary classes (how "
+        "close the sub-classes are to the human ones).",
     }
     lines += ["## Figures", ""]
     for path in written:
