@@ -139,13 +139,7 @@ def run_compare(
     log: Log = print,
 ) -> tuple[list[MethodSummary], list[str]]:
     """Train every method with every seed (seed-major), then write the summary files."""
-    methods = check_methods(methods)
-    if not seeds:
-        raise MaxlError("--seeds is empty; give e.g. --seeds 0,1,2")
-    prepare_out_dir(out)
-    methods, notes = runnable_methods(base, methods)
-    for note in notes:
-        log(note)
+    methods, notes = prepare_comparison(base, methods, seeds, out, log)
     accuracies: dict[str, dict[int, float]] = {m: {} for m in methods}
     for seed in seeds:
         for method in methods:
@@ -156,6 +150,21 @@ def run_compare(
     summaries = summarise(accuracies)
     write_summary(out, base, summaries, notes, list(seeds))
     return summaries, notes
+
+
+def prepare_comparison(
+    base: TrainConfig, methods: Sequence[str], seeds: Sequence[int], out: Path, log: Log
+) -> tuple[list[str], list[str]]:
+    """Check the methods and seeds, create OUT, and log a note for each method skipped;
+    returns the methods to run and the notes."""
+    methods = check_methods(methods)
+    if not seeds:
+        raise MaxlError("--seeds is empty; give e.g. --seeds 0,1,2")
+    prepare_out_dir(out)
+    methods, notes = runnable_methods(base, methods)
+    for note in notes:
+        log(note)
+    return methods, notes
 
 
 def summarise(accuracies: dict[str, dict[int, float]]) -> list[MethodSummary]:
@@ -233,16 +242,16 @@ def write_summary(
         "",
         *per_seed,
         "",
-        "## Protocol",
-        "",
-        "```json",
-        json.dumps(protocol, indent=2),
-        "```",
-        "",
+        *protocol_section(protocol),
     ]
     markdown = "\n".join(text)
     write_atomic(out / "summary.md", lambda handle: handle.write(markdown.encode()))
     comparison_figure(summaries, out / "comparison.png", title=f"{base.dataset}")
+
+
+def protocol_section(protocol: dict[str, Any]) -> list[str]:
+    """Markdown lines: a Protocol heading and the settings as a JSON block."""
+    return ["## Protocol", "", "```json", json.dumps(protocol, indent=2), "```", ""]
 
 
 def csv_text(rows: Sequence[dict[str, Any]]) -> str:

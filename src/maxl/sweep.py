@@ -11,14 +11,19 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-import json
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from maxl.compare import MethodSummary, check_methods, run_or_reuse, runnable_methods, summarise
+from maxl.compare import (
+    MethodSummary,
+    prepare_comparison,
+    protocol_section,
+    run_or_reuse,
+    summarise,
+)
 from maxl.compare import write_summary as write_compare_summary
 from maxl.config import TrainConfig
 from maxl.config_file import convert_value
@@ -87,13 +92,7 @@ def run_sweep(
     log: Log = print,
 ) -> list[SweepPoint]:
     """Train every method with every seed at every value (seed-major), then summarise."""
-    methods = check_methods(methods)
-    if not seeds:
-        raise MaxlError("--seeds is empty; give e.g. --seeds 0,1,2")
-    prepare_out_dir(out)
-    methods, notes = runnable_methods(base, methods)
-    for note in notes:
-        log(note)
+    methods, notes = prepare_comparison(base, methods, seeds, out, log)
     configs = {
         label: dataclasses.replace(base, **{field: v})
         for label, v in zip(labels, values, strict=True)
@@ -208,12 +207,7 @@ def write_sweep_summary(
             + ", ".join(f"`{p.folder.name}/`" for p in points)
             + " (`maxl show` draws any of them).",
             "",
-            "## Protocol",
-            "",
-            "```json",
-            json.dumps(protocol, indent=2),
-            "```",
-            "",
+            *protocol_section(protocol),
         ]
     )
     write_atomic(out / "sweep.md", lambda handle: handle.write(text.encode()))
