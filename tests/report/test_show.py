@@ -113,6 +113,9 @@ def test_show_on_a_run_writes_every_figure_and_links_them(tmp_path):
     assert "80.00%" in text and "digits" in text and str(PSI) in text
     assert "| grad_cosine | 0.000 |" in text  # the last epoch's: 0.3 - 0.1 * 3
     assert "### Primary class 1\n" in text and "(odd)" not in text  # level 10: digits, not parity
+    table = np.load(run / "aux_labels.npz")
+    median = np.median(table["confidence"][table["primary"] == 1])
+    assert f"auxiliary class: {median:.3f} (uniform: 1/3 = 0.333)" in text  # ψ[1] = 3
 
 
 def test_classes_choose_the_image_grids(tmp_path, capsys):

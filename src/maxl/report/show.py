@@ -8,6 +8,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from maxl.data.dataset import ImageDataset
 from maxl.errors import MaxlError
 from maxl.methods import METHOD_NAMES
@@ -121,7 +123,7 @@ def show_run(folder: Path, log: Log = print, classes: Sequence[int] | None = Non
             "primary one, so a step on the auxiliary loss also lowers the primary loss (to first "
             "order); near 0: unrelated; negative (red): it pulls against the primary task. This "
             "is the cosine of the whole flattened gradients, not the per-row definition of the "
-            "original paper.",
+            "original MAXL code.",
             "",
         ]
     else:
@@ -255,11 +257,14 @@ def grid_section(
     names = primary_class_names(run, dataset) or []
     images = dataset.x_train.numpy()
     lines += [
-        "One grid per primary class (those with the most auxiliary classes first): one row per "
-        f"auxiliary class of its block, with up to {GRID_IMAGES} training images whose most "
-        "likely auxiliary class it is, most confident first; the row label gives the auxiliary "
-        "class index and how many of the class's sampled images (share) it got. Rows of "
-        "similar-looking images mean the generator found a consistent sub-class.",
+        "One grid per primary class (by default those with the most auxiliary classes; choose "
+        "with `--classes`): one row per auxiliary class of its block, with up to "
+        f"{GRID_IMAGES} training images whose most likely auxiliary class it is, most "
+        "confident first; the row label gives the auxiliary class index and how many of the "
+        "class's training images (share) it got. Rows of similar-looking images mean the "
+        "labels group consistent sub-classes; the median probability under each grid says "
+        "how sure the labels are (1/ψ is a uniform label, which the network learns nothing "
+        "from inside the class).",
         "",
     ]
     if classes is None:
@@ -276,7 +281,17 @@ def grid_section(
         path = out / f"aux_classes_{cls}.png"
         title = f"primary {named}: {labels.psi[cls]} auxiliary classes"
         aux_class_figure(images, groups, path, title, GRID_IMAGES)
-        lines += [f"### Primary {named}", "", f"![{named}](figures/{path.name})", ""]
+        mine = labels.primary == cls
+        median = float(np.median(labels.confidence[mine])) if mine.any() else float("nan")
+        lines += [
+            f"### Primary {named}",
+            "",
+            f"![{named}](figures/{path.name})",
+            "",
+            f"Median probability of an image's most likely auxiliary class: {median:.3f} "
+            f"(uniform: 1/{labels.psi[cls]} = {1 / labels.psi[cls]:.3f}).",
+            "",
+        ]
     return lines
 
 
