@@ -1,5 +1,6 @@
 """The training loop: per batch a multi-task step, then the method's own step (MAXL: generator);
-per epoch the learning-rate schedules, a test-set evaluation, a metrics record and a checkpoint.
+per epoch the learning-rate schedules, a test-set evaluation, the analysis of the auxiliary
+labels and gradients (maxl.analysis), a metrics record and a checkpoint.
 
 Under torchrun (WORLD_SIZE > 1) every rank draws the same global batch and trains on its equal
 shard (DDP for the multi-task step, reduced hypergradients, global BatchNorm with --sync-bn);
