@@ -12,6 +12,7 @@ import csv
 import dataclasses
 import io
 import statistics
+import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 
 from maxl.compare import (
     MethodSummary,
+    default_compare_dir,
     prepare_comparison,
     protocol_section,
     run_or_reuse,
@@ -59,7 +61,7 @@ def parse_sweep(field: str, texts: Sequence[str]) -> tuple[str, list[Any]]:
         raise MaxlError(f"--vary {field} has no values; write e.g. --vary {field} 0 0.2 1")
     if len(set(texts)) != len(texts):
         raise MaxlError(f"--vary {field} repeats a value; give each value once")
-    hint = typing_hint(name)
+    hint = typing.get_type_hints(TrainConfig)[name]
     values = []
     for text in texts:
         value = [int(v) for v in text.split(",")] if "," in text else yaml.safe_load(text)
@@ -67,18 +69,10 @@ def parse_sweep(field: str, texts: Sequence[str]) -> tuple[str, list[Any]]:
     return name, values
 
 
-def typing_hint(name: str) -> Any:
-    import typing
-
-    return typing.get_type_hints(TrainConfig)[name]
-
-
 def default_sweep_dir(base: TrainConfig, field: str) -> Path:
-    from maxl.compare import default_compare_dir
-
-    return default_compare_dir(base).with_name(
-        default_compare_dir(base).name.replace("compare-", "sweep-") + f"-{field}"
-    )
+    """runs/sweep-DATASET-FIELD, beside compare's runs/compare-DATASET."""
+    compare_dir = default_compare_dir(base)
+    return compare_dir.with_name(compare_dir.name.replace("compare-", "sweep-") + f"-{field}")
 
 
 def run_sweep(
@@ -98,6 +92,8 @@ def run_sweep(
         for label, v in zip(labels, values, strict=True)
     }
     folders = {label: out / f"{field}-{label.replace(',', '_')}" for label in labels}
+    for folder in folders.values():
+        prepare_out_dir(folder)
     accuracies: dict[str, dict[str, dict[int, float]]] = {
         label: {m: {} for m in methods} for label in labels
     }
@@ -105,7 +101,6 @@ def run_sweep(
         for label in labels:
             for method in methods:
                 run_dir = folders[label] / f"{method}-seed{seed}"
-                prepare_out_dir(folders[label])
                 config = dataclasses.replace(configs[label], method=method, seed=seed, out=run_dir)
                 log(f"{field} = {label}:")
                 accuracy = float(run_or_reuse(config, log)["test_accuracy"])
