@@ -21,7 +21,7 @@ from hypergrad_pieces import shape_arguments  # this folder is on sys.path when 
 
 from maxl.bench import BenchConfig, random_dataset, train_config
 from maxl.engine import assemble_run
-from maxl.hypergrad import MetaProblem, sensitivity_of
+from maxl.hypergrad import MetaProblem, hypergradient_of
 from maxl.hypergrad.common import batch_statistics, zeros_for_unused
 from maxl.losses import entropy_regulariser, focal_loss
 from maxl.step import prepare_batch
@@ -46,7 +46,7 @@ def profile(bench: BenchConfig, method: str, iterations: int) -> dict[str, float
     """Median seconds of each phase of `method`'s iteration."""
     run = assemble_run(train_config(bench, method), random_dataset(bench), torch.device("cpu"))
     net, generator = run.net, run.method.generator
-    sensitivity = sensitivity_of(method)
+    sensitivity = hypergradient_of(method).sensitivity
     rows = torch.arange(bench.batch_size)
     phases = Phases()
     for i in range(iterations + 1):

@@ -14,7 +14,9 @@ def test_json_has_every_variant_with_time_and_memory(capsys):
     argv = ["bench", "--batch-size", "8", "--image-size", "8", "--iterations", "2", "--warmup", "1"]
     assert main([*argv, "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert list(report) == ["single", "human", "exact", "finite-difference"]
+    assert list(report) == [
+        "single", "human", "exact", "finite-difference", "implicit", "exact-epochs"
+    ]  # fmt: skip
     for values in report.values():
         assert values["seconds_per_iteration"] > 0
         assert values["peak_memory_mb"] >= 0
@@ -42,7 +44,11 @@ def test_every_variant_trains_the_same_network_on_the_same_hierarchy():
     dataset = random_dataset(bench)
     runs = [assemble_run(train_config(bench, v), dataset, torch.device("cpu")) for v in VARIANTS]
     assert all(run.hierarchy.psi == [5] * 20 for run in runs)
-    assert [run.method.name for run in runs] == ["single", "human", "maxl", "maxl"]
+    assert [run.method.name for run in runs] == ["single", "human", *["maxl"] * 4]
+    assert [run.config.schedule for run in runs[2:]] == ["batches"] * 3 + ["epochs"]
+    assert [run.config.hypergrad for run in runs[2:]] == [
+        "exact", "finite-difference", "implicit", "exact"
+    ]  # fmt: skip
     for run in runs[1:]:
         for a, b in zip(run.net.parameters(), runs[0].net.parameters(), strict=True):
             assert a.equal(b)

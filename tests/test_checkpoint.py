@@ -21,6 +21,8 @@ from maxl.checkpoint import save_checkpoint
 from maxl.cli import main
 from maxl.config import TrainConfig
 from maxl.engine import train
+from maxl.interrupt import Interrupted
+from maxl.methods.maxl import MetaLabels
 
 CONFIG = TrainConfig(
     dataset="digits",
@@ -29,6 +31,7 @@ CONFIG = TrainConfig(
     train_size=150,
     batch_size=50,
     epochs=3,
+    schedule="epochs",  # the paper's: a multi-task pass, then a generator pass
     momentum=0.9,  # optimiser state that a resume must carry over
     lr_step=2,  # a learning-rate step inside the run
     device="cpu",
@@ -36,7 +39,7 @@ CONFIG = TrainConfig(
 )
 ARGS = ["--dataset", "digits", "--method", "maxl", "--psi", "2", "--train-size", "150"]
 ARGS += ["--batch-size", "50", "--epochs", "3", "--momentum", "0.9", "--lr-step", "2"]
-ARGS += ["--device", "cpu", "--no-progress"]
+ARGS += ["--schedule", "epochs", "--device", "cpu", "--no-progress"]
 STEPS_PER_EPOCH = 3
 
 
@@ -132,10 +135,61 @@ def test_ctrl_c_checkpoints_the_step_and_resumes_to_the_same_result(
         f"(checkpoint {out / 'checkpoint.pt'})"
     )
     saved = torch.load(out / "checkpoint.pt", weights_only=True)
-    assert saved["epoch"] == 1 and saved["progress"]["done"] == 2
+    assert saved["epoch"] == 1 and saved["progress"]["train"]["done"] == 2
+    assert saved["progress"]["meta"] is None
     monkeypatch.setattr(maxl.engine, "train_step", train_step)
     resumed = train(dataclasses.replace(CONFIG, out=out, resume=True))
     assert_same_run(resumed, out, uninterrupted)
+
+
+def test_ctrl_c_in_the_generator_pass_resumes_to_the_same_result(
+    tmp_path, capsys, monkeypatch, uninterrupted
+):
+    """--schedule epochs: a SIGINT during epoch 2's generator pass, after its second step."""
+    steps = {"n": 0}
+    meta_step = MetaLabels.meta_step
+
+    def step_then_press_ctrl_c(self, *args, **kwargs):
+        steps["n"] += 1
+        meta_step(self, *args, **kwargs)
+        if steps["n"] == STEPS_PER_EPOCH + 2:
+            signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(MetaLabels, "meta_step", step_then_press_ctrl_c)
+    out = tmp_path / "run"
+    assert main(["train", *ARGS, "--out", str(out)]) == 130
+    assert "stopped in epoch 2 after step 2 of the generator pass" in capsys.readouterr().err
+    saved = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert saved["progress"]["train"]["done"] == STEPS_PER_EPOCH
+    assert saved["progress"]["meta"]["done"] == 2
+    monkeypatch.setattr(MetaLabels, "meta_step", meta_step)
+    resumed = train(dataclasses.replace(CONFIG, out=out, resume=True))
+    assert_same_run(resumed, out, uninterrupted)
+
+
+@pytest.mark.parametrize("meta_data", ["same", "holdout:0.2"])
+def test_the_fused_schedule_resumes_mid_epoch_to_the_same_result(tmp_path, monkeypatch, meta_data):
+    """--schedule batches (and a held-out meta batch, drawn from the seed alone): stopped after
+    epoch 2's first step, resumed, it ends where the uninterrupted run does."""
+    config = dataclasses.replace(CONFIG, schedule="batches", meta_data=meta_data)
+    straight = train(dataclasses.replace(config, out=tmp_path / "straight"))
+    reference = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)
+    steps = {"n": 0}
+    train_step = maxl.engine.train_step
+
+    def step_then_press_ctrl_c(*args, **kwargs):
+        steps["n"] += 1
+        if steps["n"] == STEPS_PER_EPOCH + 1:
+            signal.raise_signal(signal.SIGINT)
+        return train_step(*args, **kwargs)
+
+    monkeypatch.setattr(maxl.engine, "train_step", step_then_press_ctrl_c)
+    out = tmp_path / "run"
+    with pytest.raises(Interrupted):
+        train(dataclasses.replace(config, out=out))
+    monkeypatch.setattr(maxl.engine, "train_step", train_step)
+    resumed = train(dataclasses.replace(config, out=out, resume=True))
+    assert_same_run(resumed, out, (straight, reference))
 
 
 def test_the_checkpoint_holds_every_part_of_the_run(uninterrupted):

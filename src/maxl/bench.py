@@ -1,5 +1,8 @@
 """`maxl bench`: seconds per training iteration and peak memory of single, human and MAXL
-(exact and finite-difference hypergradients) on one backbone, batch and random data.
+(exact, finite-difference and implicit hypergradients on the fused `batches` schedule, and exact
+on the paper's `epochs` schedule) on one backbone, batch and random data. An `epochs` iteration
+is one multi-task step and one generator step of the separate pass, so that its ratio compares
+with the fused one's: both schedules take one generator step per multi-task step.
 
 Timing is interleaved (one iteration of each variant per round, after a warm-up) so that every
 variant sees the same machine state, and reported as medians over rounds; with --meta-every K a
@@ -29,7 +32,8 @@ from maxl.engine import Run, assemble_run, check_config, resolve_device
 from maxl.errors import MaxlError
 from maxl.step import precision_context, prepare_batch, train_step
 
-VARIANTS = ("single", "human", "exact", "finite-difference")
+VARIANTS = ("single", "human", "exact", "finite-difference", "implicit", "exact-epochs")
+EPOCHS_SUFFIX = "-epochs"
 
 
 @dataclass(frozen=True)
@@ -52,11 +56,13 @@ class BenchConfig:
 def train_config(bench: BenchConfig, variant: str) -> TrainConfig:
     """The training settings of one variant: paper defaults, the bench's shape and device."""
     method = variant if variant in ("single", "human") else "maxl"
-    hypergrad = variant if method == "maxl" else "exact"
+    schedule = "epochs" if variant.endswith(EPOCHS_SUFFIX) else "batches"
+    hypergrad = variant.removesuffix(EPOCHS_SUFFIX) if method == "maxl" else "exact"
     return TrainConfig(
         dataset="random",
         method=method,
         hypergrad=hypergrad,
+        schedule=schedule,
         backbone=bench.backbone,
         batch_size=bench.batch_size,
         device=bench.device,
@@ -89,7 +95,8 @@ def random_dataset(bench: BenchConfig) -> ImageDataset:
 
 
 def iteration(run: Run) -> Callable[[], None]:
-    """One training iteration of `run` on the first batch of its training set."""
+    """One training iteration of `run` on the first batch of its training set (with the
+    `epochs` schedule also the generator step of the separate pass, at the new θ)."""
     rows = torch.arange(run.config.batch_size, device=run.x_train.device)
     precision = precision_context(run.x_train.device, run.config.precision)
 
@@ -108,6 +115,11 @@ def iteration(run: Run) -> Callable[[], None]:
             focal_gamma=run.config.focal_gamma,
             precision=precision,
         )
+        if run.method.separate_pass:
+            with precision:
+                run.method.meta_step(
+                    run.net, x, run.y_train[rows], run.optimizer.param_groups[0]["lr"]
+                )
 
     return step
 
@@ -238,6 +250,7 @@ def format_table(bench: BenchConfig, results: dict[str, dict[str, float]]) -> st
     ]
     for variant, r in results.items():
         name = variant if variant in ("single", "human") else f"maxl ({variant})"
+        name = name.replace("-epochs)", ", epochs schedule)")
         lines.append(
             f"| {name} | {r['seconds_per_iteration']:.4f} | {r['time_ratio']:.2f} | "
             f"{r['peak_memory_mb']:.0f} | {r['memory_ratio']:.2f} |"

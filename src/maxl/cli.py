@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from maxl.bench import BenchConfig
-from maxl.config import PRECISIONS, TrainConfig
+from maxl.config import GEN_OPTIMIZERS, PRECISIONS, SCHEDULES, TrainConfig
 from maxl.errors import MaxlError
 from maxl.hypergrad import HYPERGRADIENT_METHODS
 from maxl.methods import METHOD_NAMES
@@ -87,14 +87,37 @@ def add_train_options(parser: argparse.ArgumentParser, *, per_run: bool = True) 
         "--hypergrad",
         default=defaults.hypergrad,
         choices=tuple(HYPERGRADIENT_METHODS),
-        help="generator gradient: exact second order, or the first-order central difference "
-        "(default: %(default)s)",
+        help="generator gradient: exact second order, the first-order central difference, or "
+        "implicit (the implicit function theorem, Neumann series) (default: %(default)s)",
+    )
+    add(
+        "--neumann-terms",
+        type=int,
+        default=defaults.neumann_terms,
+        help="--hypergrad implicit: Hessian-vector products J of the Neumann series; 0 is the "
+        "one-step formula at θ (default: %(default)s)",
+    )
+    add(
+        "--schedule",
+        default=defaults.schedule,
+        choices=SCHEDULES,
+        help="epochs (the paper's): every epoch a pass of multi-task steps, then a pass of "
+        "generator steps; batches: per batch the multi-task step, then a generator step that "
+        "reuses its work (default: %(default)s)",
+    )
+    add(
+        "--meta-data",
+        default=defaults.meta_data,
+        help="the batch of MAXL's meta objective: same (the inner step's, the paper's), next "
+        "(another training batch), or holdout:F (a seeded fraction F of the training images, "
+        "used only for the meta objective) (default: %(default)s)",
     )
     add(
         "--meta-every",
         type=int,
         default=defaults.meta_every,
-        help="train the generator on every K-th iteration only; 1 is the paper's schedule "
+        help="train the generator on every K-th iteration (or batch of the generator pass) "
+        "only; 1 is the paper's "
         "(default: %(default)s)",
     )
     add(
@@ -133,10 +156,23 @@ def add_train_options(parser: argparse.ArgumentParser, *, per_run: bool = True) 
         help="multi-task SGD momentum (default: %(default)s, as in the paper)",
     )
     add(
+        "--gen-optimizer",
+        default=defaults.gen_optimizer,
+        choices=GEN_OPTIMIZERS,
+        help="the generator's optimiser: sgd (the paper's) or adam (default: %(default)s)",
+    )
+    add(
         "--gen-lr",
         type=float,
         default=defaults.gen_lr,
-        help="generator SGD learning rate (default: %(default)s)",
+        help="generator learning rate (default: %(default)s)",
+    )
+    add(
+        "--gen-momentum",
+        type=float,
+        default=defaults.gen_momentum,
+        help="generator SGD momentum; with adam its β₁ when above 0, else 0.9 "
+        "(default: %(default)s)",
     )
     add(
         "--gen-weight-decay",
@@ -196,6 +232,13 @@ def add_train_options(parser: argparse.ArgumentParser, *, per_run: bool = True) 
         type=int,
         default=None,
         help="train on a random subset of this many images, chosen by --seed (default: all)",
+    )
+    add(
+        "--val-fraction",
+        type=float,
+        default=defaults.val_fraction,
+        help="hold out this seeded fraction of the training images as a validation split, "
+        "scored every epoch as val_accuracy (default: %(default)s: none)",
     )
     add(
         "--seed",

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 PRECISIONS = ("fp32", "bf16")
+SCHEDULES = ("epochs", "batches")
+GEN_OPTIMIZERS = ("sgd", "adam")
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,9 @@ class TrainConfig:
     psi: tuple[int, ...] | None = None
     backbone: str = "small-cnn"
     hypergrad: str = "exact"
+    neumann_terms: int = 3  # implicit hypergradient: Neumann terms J
+    schedule: str = "epochs"  # the paper's: a multi-task pass, then a generator pass
+    meta_data: str = "same"  # L_meta on: same | next | holdout:F
     meta_every: int = 1
     precision: str = "fp32"
     epochs: int = 200
@@ -28,7 +33,9 @@ class TrainConfig:
     batch_size: int = 100
     lr: float = 0.01
     momentum: float = 0.0
+    gen_optimizer: str = "sgd"
     gen_lr: float = 1e-3
+    gen_momentum: float = 0.0
     gen_weight_decay: float = 5e-4
     lr_step: int = 50
     lr_gamma: float = 0.5
@@ -38,6 +45,7 @@ class TrainConfig:
     augment: bool = True
     crop_pad: int | None = None
     train_size: int | None = None
+    val_fraction: float = 0.0  # seeded share of the training images held out for validation
     seed: int = 0
     device: str = "auto"
     data_dir: Path | None = None
@@ -55,3 +63,15 @@ class TrainConfig:
             data[key] = None if data[key] is None else str(data[key])
         data["psi"] = None if self.psi is None else list(self.psi)
         return data
+
+
+def parse_meta_data(text: str) -> tuple[str, float | None]:
+    """--meta-data: 'same', 'next' or 'holdout:F' -> (kind, F or None); ValueError otherwise."""
+    if text in ("same", "next"):
+        return text, None
+    kind, _, value = text.partition(":")
+    if kind == "holdout":
+        fraction = float(value)  # ValueError for a missing or bad number
+        if 0 < fraction < 1:
+            return kind, fraction
+    raise ValueError(text)

@@ -131,7 +131,9 @@ def unwrap(net: nn.Module) -> nn.Module:
 
 class _SumAcrossRanks(torch.autograd.Function):
     """Σ over ranks. Reverse mode: every rank's output depends on every input, so the input's
-    gradient is the sum of the output gradients. Forward mode: tangents add like the values."""
+    gradient is the sum of the output gradients (itself through this function, so that a
+    double backward, as the implicit hypergradient's Hessian products, sums again). Forward
+    mode: tangents add like the values."""
 
     @staticmethod
     def forward(ctx: torch.autograd.function.FunctionCtx, tensor: torch.Tensor) -> torch.Tensor:
@@ -141,9 +143,7 @@ class _SumAcrossRanks(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor) -> torch.Tensor:
-        total = grad.clone()
-        dist.all_reduce(total)
-        return total
+        return _SumAcrossRanks.apply(grad)
 
     @staticmethod
     def jvp(ctx: torch.autograd.function.FunctionCtx, tangent: torch.Tensor) -> torch.Tensor:

@@ -1,6 +1,8 @@
 """The training loop: per batch a multi-task step, then the method's own step (MAXL: generator);
-per epoch the learning-rate schedules, a test-set evaluation, the analysis of the auxiliary
-labels and gradients (maxl.analysis), a metrics record and a checkpoint.
+with `--schedule epochs` (the paper's) the generator steps instead in a pass of their own after
+each multi-task pass. Per epoch the learning-rate schedules, a test-set (and validation)
+evaluation, the analysis of the auxiliary labels and gradients (maxl.analysis), a metrics
+record and a checkpoint.
 
 Under torchrun (WORLD_SIZE > 1) every rank draws the same global batch and trains on its equal
 shard (DDP for the multi-task step, reduced hypergradients, global BatchNorm with --sync-bn);
@@ -29,7 +31,7 @@ from maxl.checkpoint import (
     run_state,
     save_checkpoint,
 )
-from maxl.config import TrainConfig
+from maxl.config import GEN_OPTIMIZERS, SCHEDULES, TrainConfig, parse_meta_data
 from maxl.data.batches import batch_indices, channel_stats, to_float
 from maxl.data.dataset import ImageDataset, load_dataset
 from maxl.distributed import (
@@ -49,7 +51,7 @@ from maxl.methods import AuxiliaryLabels, build_method
 from maxl.models import MultiTaskNet, build_backbone
 from maxl.records import prepare_out_dir, write_json_atomic, write_jsonl_atomic
 from maxl.step import NonFiniteLoss, precision_context, prepare_batch, train_step
-from maxl.task import Task, choose_psi, resolve_task
+from maxl.task import Task, choose_psi, resolve_task, split_rows
 
 Log = Callable[[str], None]
 
@@ -76,12 +78,16 @@ class Run:
     flip: bool  # random horizontal flips
     ranks: Ranks | None = None  # data-parallel: this process's place among the ranks
     trainer: nn.Module | None = None  # what the multi-task step calls (DDP wrapper), else net
+    x_val: torch.Tensor | None = None  # --val-fraction: held-out training images
+    y_val: torch.Tensor | None = None
+    train_rows: torch.Tensor | None = None  # rows of the multi-task steps (None: all)
+    holdout_rows: torch.Tensor | None = None  # --meta-data holdout:F: rows of L_meta only
 
 
 @dataclass
-class EpochProgress:
-    """How far an epoch has come: its global batches of training rows in order, how many are
-    done, and the sums of their [total, primary, auxiliary] losses."""
+class Pass:
+    """How far one pass of an epoch has come: its global batches of training rows in order, how
+    many are done, and the sums of their [total, primary, auxiliary] losses."""
 
     batches: list[torch.Tensor]
     done: int
@@ -91,16 +97,49 @@ class EpochProgress:
         return {"batches": self.batches, "done": self.done, "totals": self.totals}
 
     @classmethod
-    def begin(cls, run: Run) -> EpochProgress:
-        """A new epoch: fresh shuffled batches, nothing done yet."""
-        return cls(epoch_batches(run), 0, torch.zeros(3, dtype=torch.float64))
+    def begin(cls, batches: list[torch.Tensor]) -> Pass:
+        return cls(batches, 0, torch.zeros(3, dtype=torch.float64))
 
     @classmethod
-    def from_state(cls, state: dict[str, Any], device: torch.device) -> EpochProgress:
+    def from_state(cls, state: dict[str, Any], device: torch.device) -> Pass:
         return cls(
             batches=[rows.to(device) for rows in state["batches"]],
             done=int(state["done"]),
             totals=state["totals"].to(device),
+        )
+
+
+@dataclass
+class EpochProgress:
+    """How far an epoch has come: its multi-task pass and, for a method with a separate pass
+    (`--schedule epochs`), the generator pass, begun once the multi-task pass is done."""
+
+    train: Pass
+    meta: Pass | None = None
+
+    def describe(self) -> str:
+        """Where the epoch stands, for messages: 'after step 12' or '... of the generator pass'."""
+        if self.meta is None:
+            return f"after step {self.train.done}"
+        return f"after step {self.meta.done} of the generator pass"
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "train": self.train.to_state(),
+            "meta": None if self.meta is None else self.meta.to_state(),
+        }
+
+    @classmethod
+    def begin(cls, run: Run) -> EpochProgress:
+        """A new epoch: fresh shuffled batches, nothing done yet."""
+        return cls(Pass.begin(epoch_batches(run)))
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], device: torch.device) -> EpochProgress:
+        meta = state.get("meta")
+        return cls(
+            train=Pass.from_state(state["train"], device),
+            meta=None if meta is None else Pass.from_state(meta, device),
         )
 
 
@@ -140,6 +179,25 @@ def check_config(config: TrainConfig) -> None:
             raise MaxlError(f"--{name.replace('_', '-')} must be at least 1")
     if config.analysis_size < 0:
         raise MaxlError("--analysis-size must be 0 (no analysis) or a number of images")
+    if config.neumann_terms < 0:
+        raise MaxlError("--neumann-terms must be 0 or more Hessian-vector products")
+    if not 0 <= config.val_fraction < 1:
+        raise MaxlError(
+            f"--val-fraction {config.val_fraction} is not a fraction in [0, 1); give e.g. 0.1"
+        )
+    for name, value, allowed in (
+        ("schedule", config.schedule, SCHEDULES),
+        ("gen-optimizer", config.gen_optimizer, GEN_OPTIMIZERS),
+    ):
+        if value not in allowed:
+            raise MaxlError(f"unknown --{name} {value!r}; choose one of {', '.join(allowed)}")
+    try:
+        parse_meta_data(config.meta_data)
+    except ValueError:
+        raise MaxlError(
+            f"--meta-data {config.meta_data!r} is not same, next or holdout:F with F a "
+            "fraction strictly between 0 and 1 (e.g. holdout:0.1)"
+        ) from None
     if config.hypergrad not in HYPERGRADIENT_METHODS:
         raise MaxlError(
             f"unknown --hypergrad {config.hypergrad!r}; choose one of "
@@ -171,7 +229,12 @@ def parallelise(run: Run, ranks: Ranks) -> None:
 def assemble_run(config: TrainConfig, dataset: ImageDataset, device: torch.device) -> Run:
     """Build both networks with the seed and move the dataset's training task to the device."""
     task = resolve_task(
-        dataset, config.primary_level, config.train_size, config.seed, aux_level=config.aux_level
+        dataset,
+        config.primary_level,
+        config.train_size,
+        config.seed,
+        aux_level=config.aux_level,
+        val_fraction=config.val_fraction,
     )
     hierarchy = choose_psi(task, config.method, config.psi)
     channels = dataset.x_train.shape[1]
@@ -197,6 +260,13 @@ def assemble_run(config: TrainConfig, dataset: ImageDataset, device: torch.devic
     mean, std = channel_stats(x_train)
     image_size = min(x_train.shape[-2:])
     crop_pad = config.crop_pad if config.crop_pad is not None else max(1, round(image_size / 8))
+    train_rows, holdout_rows = None, None
+    kind, fraction = parse_meta_data(config.meta_data)
+    if method.meta_learned and kind == "holdout":
+        assert fraction is not None
+        kept, held = split_rows(len(x_train), fraction, config.seed, "--meta-data holdout")
+        train_rows, holdout_rows = kept.to(device), held.to(device)
+    x_val, y_val = task.x_val, task.y_val
     return Run(
         config=config,
         task=task,
@@ -214,20 +284,85 @@ def assemble_run(config: TrainConfig, dataset: ImageDataset, device: torch.devic
         rng=torch.Generator(device=device).manual_seed(config.seed),
         crop_pad=crop_pad if config.augment else 0,
         flip=config.augment and dataset.flip,
+        x_val=None if x_val is None else x_val.to(device),
+        y_val=None if y_val is None else y_val.to(device),
+        train_rows=train_rows,
+        holdout_rows=holdout_rows,
     )
 
 
 def epoch_batches(run: Run) -> list[torch.Tensor]:
-    """A new epoch's global batches of training rows, shuffled by the run's generator. In a
-    data-parallel run each is cut to a multiple of the world size (the last, short batch may
-    lose up to world_size - 1 rows) and dropped below two rows per rank."""
+    """A new pass's global batches of training rows (without the meta hold-out), shuffled by
+    the run's generator. In a data-parallel run each is cut to a multiple of the world size
+    (the last, short batch may lose up to world_size - 1 rows) and dropped below two rows per
+    rank."""
     n, size = len(run.x_train), run.config.batch_size
+    if run.train_rows is not None:
+        n = len(run.train_rows)
     batches = batch_indices(n, size, shuffle=True, generator=run.rng, drop_last=n % size == 1)
+    if run.train_rows is not None:
+        batches = [run.train_rows[rows] for rows in batches]
+    return fit_to_ranks(run, batches)
+
+
+def fit_to_ranks(run: Run, batches: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Batches cut to a multiple of the world size, none below two rows per rank."""
     if run.ranks is None:
         return batches
     world = run.ranks.world_size
     cut = [rows[: len(rows) - len(rows) % world] for rows in batches]
     return [rows for rows in cut if len(rows) >= 2 * world]
+
+
+def meta_rows(run: Run, batches: list[torch.Tensor], index: int, key: int) -> torch.Tensor | None:
+    """The training rows of L_meta for step `index` of a pass (--meta-data): None for the
+    step's own batch (same), the pass's next batch (next, cyclic), or a batch of the hold-out
+    (holdout:F), cycled through an order drawn from (seed, key) alone, so a resumed run draws
+    the same."""
+    kind, _ = parse_meta_data(run.config.meta_data)
+    if not run.method.meta_learned or kind == "same":
+        return None
+    if kind == "next":
+        return batches[(index + 1) % len(batches)]
+    assert run.holdout_rows is not None
+    held = len(run.holdout_rows)
+    size = min(run.config.batch_size, held)
+    order = torch.randperm(held, generator=torch.Generator().manual_seed(seed_for(run, key)))
+    positions = (index * size + torch.arange(size)) % held
+    rows = run.holdout_rows[order[positions].to(run.holdout_rows.device)]
+    return fit_to_ranks(run, [rows])[0]
+
+
+def seed_for(run: Run, key: int) -> int:
+    """A seed of its own for each (run seed, key), e.g. the meta batches of one pass."""
+    return (run.config.seed * 1_000_003 + key * 7_919) % (2**63)
+
+
+def training_batch(
+    run: Run, rows: torch.Tensor, rng: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Augmented inputs, labels and rows of a global batch, cut to this rank's shard."""
+    x = prepare_batch(
+        run.x_train[rows], run.mean, run.std, pad=run.crop_pad, flip=run.flip, rng=rng
+    )
+    y = run.y_train[rows]
+    if run.ranks is not None:  # the same global batch on every rank; train on this share
+        shard = run.ranks.shard(len(rows))
+        x, y, rows = x[shard], y[shard], rows[shard]
+    return x, y, rows
+
+
+def meta_batch(
+    run: Run, batches: list[torch.Tensor], index: int, key: int
+) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The batch (x', y') of L_meta for step `index` (None: the step's own), augmented with a
+    generator of its own, so the run's random stream is that of --meta-data same."""
+    rows = meta_rows(run, batches, index, key)
+    if rows is None:
+        return None
+    rng = torch.Generator(device=run.x_train.device).manual_seed(seed_for(run, key) + index + 1)
+    x, y, _ = training_batch(run, rows, rng)
+    return x, y
 
 
 def train_epoch(
@@ -236,34 +371,53 @@ def train_epoch(
     progress: EpochProgress | None = None,
     interrupts: StepBoundaryInterrupts | None = None,
 ) -> dict[str, float]:
-    """One pass over the training set (or the rest of it, from `progress`); returns the mean
-    losses. Raises Interrupted at a step boundary after Ctrl-C, with `progress` up to date."""
-    config, net = run.config, run.net
-    net.train()
-    device = run.x_train.device
+    """One pass over the training set (or the rest of it, from `progress`), then the method's
+    separate pass if it has one; returns the multi-task pass's mean losses. Raises Interrupted
+    at a step boundary after Ctrl-C, with `progress` up to date."""
     if progress is None:
         progress = EpochProgress.begin(run)
-    progress.totals = progress.totals.to(device)
+    run.net.train()
+    train = progress.train
+    train.totals = train.totals.to(run.x_train.device)
+    if train.done < len(train.batches):
+        multi_task_pass(run, epoch, train, interrupts)
+    if run.method.separate_pass:
+        if progress.meta is None:
+            progress.meta = Pass.begin(epoch_batches(run)[:: run.config.meta_every])
+        generator_pass(run, epoch, progress.meta, interrupts)
+    mean = (train.totals / len(train.batches)).tolist()
+    return {"train_loss": mean[0], "train_primary_loss": mean[1], "train_aux_loss": mean[2]}
+
+
+def progress_bar(run: Run, progress: Pass, desc: str) -> tqdm:
     main = run.ranks is None or run.ranks.main
-    bar = tqdm(
+    return tqdm(
         total=len(progress.batches),
         initial=progress.done,
-        desc=f"epoch {epoch}",
+        desc=desc,
         leave=False,
-        disable=None if config.progress and main else True,
+        disable=None if run.config.progress and main else True,
     )
-    precision = precision_context(device, config.precision)
+
+
+def check_interrupt(run: Run, interrupts: StepBoundaryInterrupts | None, bar: tqdm) -> None:
+    """Raise Interrupted at this step boundary if Ctrl-C was pressed (on any rank)."""
+    if interrupts is not None and interrupts.requested(run.ranks, run.x_train.device):
+        bar.close()
+        raise Interrupted
+
+
+def multi_task_pass(
+    run: Run, epoch: int, progress: Pass, interrupts: StepBoundaryInterrupts | None
+) -> None:
+    """Multi-task steps over the pass's batches, from progress.done on."""
+    config = run.config
+    bar = progress_bar(run, progress, f"epoch {epoch}")
+    precision = precision_context(run.x_train.device, config.precision)
     for index in range(progress.done, len(progress.batches)):
-        rows = progress.batches[index]
-        x = prepare_batch(
-            run.x_train[rows], run.mean, run.std, pad=run.crop_pad, flip=run.flip, rng=run.rng
-        )
-        y = run.y_train[rows]
-        if run.ranks is not None:  # the same global batch on every rank; train on this share
-            shard = run.ranks.shard(len(rows))
-            x, y, rows = x[shard], y[shard], rows[shard]
+        x, y, rows = training_batch(run, progress.batches[index], run.rng)
         losses = train_step(
-            run.trainer or net,
+            run.trainer or run.net,
             run.optimizer,
             run.method,
             x,
@@ -274,39 +428,69 @@ def train_epoch(
             precision=precision,
             where=f"epoch {epoch}, step {index + 1}",
             ranks=run.ranks,
+            meta=meta_batch(run, progress.batches, index, key=2 * epoch),
         )
         progress.totals += losses.double()
         progress.done = index + 1
         bar.update()
         if progress.done % 10 == 0:
             bar.set_postfix(loss=f"{progress.totals[0].item() / progress.done:.3f}")
-        if interrupts is not None and interrupts.requested(run.ranks, device):
-            bar.close()
-            raise Interrupted
+        check_interrupt(run, interrupts, bar)
     bar.close()
-    mean = (progress.totals / len(progress.batches)).tolist()
-    return {"train_loss": mean[0], "train_primary_loss": mean[1], "train_aux_loss": mean[2]}
+
+
+def generator_pass(
+    run: Run, epoch: int, progress: Pass, interrupts: StepBoundaryInterrupts | None
+) -> None:
+    """The paper's generator pass: one meta step per batch, each at the network's current θ
+    (the multi-task network does not change during the pass)."""
+    bar = progress_bar(run, progress, f"epoch {epoch} (generator)")
+    precision = precision_context(run.x_train.device, run.config.precision)
+    lr = run.optimizer.param_groups[0]["lr"]
+    for index in range(progress.done, len(progress.batches)):
+        x, y, _ = training_batch(run, progress.batches[index], run.rng)
+        meta = meta_batch(run, progress.batches, index, key=2 * epoch + 1)
+        with precision:
+            run.method.meta_step(run.net, x, y, lr, meta)
+        progress.done = index + 1
+        bar.update()
+        check_interrupt(run, interrupts, bar)
+    bar.close()
+
+
+def evaluate(run: Run) -> dict[str, float]:
+    """Primary-task accuracy and loss on the test split (see `accuracy_and_loss`)."""
+    accuracy, loss = accuracy_and_loss(run, run.x_test, run.y_test)
+    return {"test_accuracy": accuracy, "test_loss": loss}
+
+
+def validate(run: Run) -> dict[str, float]:
+    """The same on the validation images held out by --val-fraction (empty without them)."""
+    if run.x_val is None or run.y_val is None:
+        return {}
+    accuracy, loss = accuracy_and_loss(run, run.x_val, run.y_val)
+    return {"val_accuracy": accuracy, "val_loss": loss}
 
 
 @torch.no_grad()
-def evaluate(run: Run) -> dict[str, float]:
-    """Primary-task accuracy and loss on the test split, BatchNorm in eval mode; in a
-    data-parallel run each rank tests a slice with rank 0's running statistics."""
+def accuracy_and_loss(run: Run, images: torch.Tensor, labels: torch.Tensor) -> tuple[float, float]:
+    """Primary-task accuracy and mean focal loss on uint8 `images`, BatchNorm in eval mode; in
+    a data-parallel run each rank scores a slice with rank 0's running statistics."""
     run.net.eval()
-    rows = torch.arange(len(run.x_test), device=run.x_test.device)
+    rows = torch.arange(len(images), device=images.device)
     if run.ranks is not None:
         run.ranks.broadcast_buffers(run.net)
         rows = rows.tensor_split(run.ranks.world_size)[run.ranks.rank]
     correct, loss = 0, 0.0
     for batch in rows.split(run.config.batch_size):
-        logits, _ = run.net(to_float(run.x_test[batch], run.mean, run.std))
-        y = run.y_test[batch]
+        logits, _ = run.net(to_float(images[batch], run.mean, run.std))
+        y = labels[batch]
         correct += int((logits.argmax(dim=1) == y).sum())
         loss += focal_loss(logits, y, run.config.focal_gamma).item() * len(batch)
     if run.ranks is not None:
         sums = run.ranks.sum(torch.tensor([correct, loss], dtype=torch.float64, device=rows.device))
         correct, loss = int(sums[0].item()), sums[1].item()
-    return {"test_accuracy": correct / len(run.x_test), "test_loss": loss / len(run.x_test)}
+    return correct / len(images), loss / len(images)
 
 
 def train(config: TrainConfig, log: Log | None = None) -> dict[str, Any]:
@@ -336,7 +520,7 @@ def train(config: TrainConfig, log: Log | None = None) -> dict[str, Any]:
             + (f", {ranks.world_size} processes" if ranks is not None else "")
         )
         if loop.progress is not None:
-            say(f"resumed from {path} in epoch {loop.epoch + 1}, after step {loop.progress.done}")
+            say(f"resumed from {path} in epoch {loop.epoch + 1} {loop.progress.describe()}")
         elif saved is not None:
             say(f"resumed from {path} after epoch {loop.epoch}")
         return loop.train(interrupts)
@@ -418,7 +602,7 @@ class TrainingLoop:
             except Interrupted:
                 self.save()
                 raise Interrupted(
-                    f"stopped in epoch {epoch} after step {self.progress.done}; "
+                    f"stopped in epoch {epoch} {self.progress.describe()}; "
                     f"continue with --resume (checkpoint {self.path})"
                 ) from None
             except NonFiniteLoss as error:
@@ -430,6 +614,7 @@ class TrainingLoop:
             run.method.end_epoch()
             if epoch % config.eval_every == 0 or epoch == config.epochs:
                 record.update(evaluate(run))
+            record.update(validate(run))
             if len(self.analysis_rows):
                 analysis_start = time.perf_counter()
                 record.update(measure(run, self.analysis_rows))
@@ -456,10 +641,12 @@ class TrainingLoop:
             "epochs": config.epochs,
             "test_accuracy": record["test_accuracy"],
             "final_train_loss": record["train_loss"],
+            **({"val_accuracy": record["val_accuracy"]} if "val_accuracy" in record else {}),
             "wall_time_s": self.earlier_time_s + time.perf_counter() - self.started,
             "primary_level": run.task.primary_level,
             "psi": run.hierarchy.psi,
             "num_train": len(run.x_train),
+            "num_val": 0 if run.x_val is None else len(run.x_val),
             "num_test": len(run.x_test),
             "device": str(run.x_train.device),
             "torch_version": torch.__version__,

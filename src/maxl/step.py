@@ -62,13 +62,15 @@ def train_step(
     precision: contextlib.AbstractContextManager[None] | None = None,
     where: str = "this step",
     ranks: Ranks | None = None,
+    meta: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """L_train on the batch, backward, the method's step, the optimiser step; returns the
     detached [total, primary, auxiliary] losses. A non-finite loss stops before any update.
 
     Data-parallel (`ranks`): x, y, rows are this rank's equal shard, `net` is DDP-wrapped (its
     backward averages the gradients), the method gets the unwrapped network, and the losses
-    returned and checked are the global batch's, so every rank stops at the same step."""
+    returned and checked are the global batch's, so every rank stops at the same step. `meta`
+    is the method's meta batch (x', y'), None for this batch."""
     with precision or contextlib.nullcontext():
         targets = method.targets(x, y, rows)
         primary_logits, aux_logits = net(x)
@@ -88,6 +90,6 @@ def train_step(
             )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        method.before_update(unwrap(net), x, y, lr=optimizer.param_groups[0]["lr"])
+        method.before_update(unwrap(net), x, y, lr=optimizer.param_groups[0]["lr"], meta=meta)
     optimizer.step()
     return losses

@@ -22,6 +22,7 @@ class Task:
     y_test: torch.Tensor
     fine_train: torch.Tensor | None  # finer human labels of the training rows, aux-index layout
     human: Hierarchy | None  # ψ of the human hierarchy
+    val_indices: torch.Tensor | None = None  # rows of dataset.x_train held out for validation
 
     @property
     def num_primary(self) -> int:
@@ -31,6 +32,33 @@ class Task:
     def x_train(self) -> torch.Tensor:
         return self.dataset.x_train[self.train_indices]
 
+    @property
+    def x_val(self) -> torch.Tensor | None:
+        return None if self.val_indices is None else self.dataset.x_train[self.val_indices]
+
+    @property
+    def y_val(self) -> torch.Tensor | None:
+        if self.val_indices is None:
+            return None
+        return self.dataset.labels_train[self.primary_level][self.val_indices]
+
+
+def split_rows(
+    count: int, fraction: float, seed: int, what: str
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Positions 0..count-1 split into (kept, held out): a seeded `fraction` held out, at least
+    one row on each side; `what` names the option in errors and salts the draw, so the
+    validation split and the meta hold-out of one seed are drawn independently."""
+    held = round(fraction * count)
+    if not 0 < fraction < 1 or held < 1 or held >= count:
+        raise MaxlError(
+            f"{what} {fraction} holds out {held} of {count} training images; give a fraction "
+            "strictly between 0 and 1 that leaves at least one image on each side"
+        )
+    salt = sum(ord(c) for c in what)
+    order = torch.randperm(count, generator=torch.Generator().manual_seed(seed * 7919 + salt))
+    return order[held:].sort().values, order[:held].sort().values
+
 
 def resolve_task(
     dataset: ImageDataset,
@@ -38,9 +66,10 @@ def resolve_task(
     train_size: int | None,
     seed: int,
     aux_level: str | None = None,
+    val_fraction: float = 0.0,
 ) -> Task:
-    """Pick the primary level, a seeded training subset, and a finer level (default: the
-    finest) as human labels."""
+    """Pick the primary level, a seeded training subset (less a seeded validation share when
+    val_fraction > 0), and a finer level (default: the finest) as human labels."""
     level = dataset.default_level if primary_level is None else str(primary_level)
     if level not in dataset.levels:
         raise MaxlError(
@@ -55,6 +84,10 @@ def resolve_task(
     else:
         order = torch.randperm(num_train, generator=torch.Generator().manual_seed(seed))
         indices = order[:train_size].sort().values
+    val_indices = None
+    if val_fraction:
+        kept, held = split_rows(len(indices), val_fraction, seed, "--val-fraction")
+        indices, val_indices = indices[kept], indices[held]
     y_train = dataset.labels_train[level][indices]
     finer = dataset.levels[dataset.levels.index(level) + 1 :]
     if aux_level is not None and str(aux_level) not in finer:
@@ -77,6 +110,7 @@ def resolve_task(
         y_test=dataset.labels_test[level],
         fine_train=fine_train,
         human=human,
+        val_indices=val_indices,
     )
 
 

@@ -64,7 +64,7 @@ def test_level_names_must_be_counts():
 
 @pytest.mark.parametrize("name", ["cifar-11", "mnist-ish", ""])
 def test_unknown_name_lists_known_ones(name):
-    known = "digits, fashion-mnist, mnist, cifar10, cifar100, svhn, cinic10, npz:PATH"
+    known = "digits, fashion-mnist, mnist, cifar10, cifar100, svhn, cinic10, npz:PATH, folder:PATH"
     with pytest.raises(MaxlError, match=f"use one of {known}"):
         load_dataset(name)
     assert ", ".join(KNOWN_DATASETS) == known

@@ -6,18 +6,20 @@ import torch
 from torch import nn
 
 from maxl.errors import MaxlError
-from maxl.hypergrad.common import MetaProblem, Sensitivity, batch_statistics, meta_gradient
-from maxl.hypergrad.exact import exact_sensitivity
-from maxl.hypergrad.finite_difference import finite_difference_sensitivity
+from maxl.hypergrad.common import Hypergradient, MetaProblem, batch_statistics, meta_gradient
+from maxl.hypergrad.exact import EXACT
+from maxl.hypergrad.finite_difference import FINITE_DIFFERENCE
+from maxl.hypergrad.implicit import IMPLICIT
 
-HYPERGRADIENT_METHODS: dict[str, Sensitivity] = {
-    "exact": exact_sensitivity,
-    "finite-difference": finite_difference_sensitivity,
+HYPERGRADIENT_METHODS: dict[str, Hypergradient] = {
+    "exact": EXACT,
+    "finite-difference": FINITE_DIFFERENCE,
+    "implicit": IMPLICIT,
 }
 
 
-def sensitivity_of(method: str) -> Sensitivity:
-    """The label-sensitivity function of a hypergradient method, by name."""
+def hypergradient_of(method: str) -> Hypergradient:
+    """A hypergradient method (its direction and label sensitivity), by name."""
     if method not in HYPERGRADIENT_METHODS:
         raise MaxlError(
             f"unknown hypergradient method {method!r}; choose one of "
@@ -38,6 +40,7 @@ def generator_hypergradient(
     *,
     aux_weight: float = 1.0,
     focal_gamma: float = 2.0,
+    neumann_terms: int = 3,
 ) -> list[torch.Tensor]:
     """∇_φ L_meta(φ) for the label generator, one tensor per generator.parameters() entry.
 
@@ -45,9 +48,12 @@ def generator_hypergradient(
     probabilities. L_meta is the primary loss after one SGD step of size inner_lr on the
     multi-task loss, evaluated on meta_batch (default: the same batch), plus entropy_weight
     times the entropy regulariser. BatchNorm uses batch statistics; no running statistic and
-    no .grad of either network is touched.
+    no .grad of either network is touched. method="implicit" approximates the same gradient by
+    the implicit function theorem with `neumann_terms` Hessian-vector products at θ.
     """
-    sensitivity = sensitivity_of(method)
+    hypergradient = hypergradient_of(method)
+    if isinstance(neumann_terms, bool) or not isinstance(neumann_terms, int) or neumann_terms < 0:
+        raise MaxlError(f"neumann_terms must be a whole number >= 0, got {neumann_terms!r}")
     x_meta, y_meta = (x, y) if meta_batch is None else meta_batch
     problem = MetaProblem(
         net=net,
@@ -60,18 +66,20 @@ def generator_hypergradient(
         entropy_weight=float(entropy_weight),
         aux_weight=float(aux_weight),
         focal_gamma=float(focal_gamma),
+        neumann_terms=neumann_terms,
     )
     with batch_statistics(net, generator):
         labels = problem.generated_labels()
         theta = problem.trainable_net_params()
         train_grad = problem.train_gradient(theta, labels)
-        return meta_gradient(problem, labels, theta, train_grad, sensitivity)
+        return meta_gradient(problem, labels, theta, train_grad, hypergradient)
 
 
 __all__ = [
     "HYPERGRADIENT_METHODS",
+    "Hypergradient",
     "MetaProblem",
     "generator_hypergradient",
+    "hypergradient_of",
     "meta_gradient",
-    "sensitivity_of",
 ]

@@ -6,8 +6,10 @@ Every method rests on one identity. L_train is linear in the generated labels t,
 
     ∇_φ L_meta = ∇_φ [ −α Σ_nk t_nk(φ)·s_nk + λH(t(φ)) ],   s_nk = (w/N)·⟨∇_θ c_nk(θ), d⟩,
 
-with d = ∇_{θ⁺} L_pri(θ⁺; x'). A method only has to give the label sensitivity s: `exact` by a
-forward-mode Jacobian-vector product, `finite-difference` by a central difference along d.
+with d = ∇_{θ⁺} L_pri(θ⁺; x'). A method gives a direction in θ-space and the label sensitivity
+s along it: `exact` and `finite-difference` take d at θ⁺ (scaled by α) with s by a forward-mode
+Jacobian-vector product or by a central difference; `implicit` takes the Neumann-series vector
+v = α Σ_j (I − α∇²_θ L_train)^j ∇_θ L_pri(θ; x') (scale 1) with the exact s along it.
 
 In a data-parallel run (`ranks` set) each rank holds an equal shard of the global batch: d is
 averaged over ranks, N in s is the global batch size, ȳ of the entropy regulariser is the global
@@ -47,6 +49,7 @@ class MetaProblem:
     aux_weight: float
     focal_gamma: float
     ranks: Ranks | None = None  # data-parallel: x, y, x_meta, y_meta are this rank's shards
+    neumann_terms: int = 3  # J of the implicit hypergradient
 
     @property
     def world_size(self) -> int:
@@ -82,13 +85,20 @@ class MetaProblem:
         batch_size = len(aux_logits) * self.world_size
         return self.aux_weight / batch_size * focal_terms(aux_logits, self.focal_gamma)
 
-    def train_gradient(self, theta: Params, labels: torch.Tensor) -> Params:
-        """∇_θ L_train(θ, labels) with the labels held fixed, no graph."""
+    def train_loss(self, theta: Params, labels: torch.Tensor) -> torch.Tensor:
+        """L_train(θ, labels) on this rank's rows, the labels held fixed."""
         primary_logits, aux_logits = self.net_forward(theta, self.x)
-        loss = self.primary_loss(primary_logits, self.y) + self.aux_weight * focal_loss(
+        return self.primary_loss(primary_logits, self.y) + self.aux_weight * focal_loss(
             aux_logits, labels.detach(), self.focal_gamma
         )
-        return dict(zip(theta, zeros_for_unused(loss, list(theta.values())), strict=True))
+
+    def train_gradient(self, theta: Params, labels: torch.Tensor) -> Params:
+        """∇_θ L_train(θ, labels) with the labels held fixed, no graph (data-parallel: of the
+        global batch)."""
+        grads = zeros_for_unused(self.train_loss(theta, labels), list(theta.values()))
+        if self.ranks is not None:
+            self.ranks.mean_(grads)
+        return dict(zip(theta, grads, strict=True))
 
     def meta_direction(self, theta_plus: Params) -> Params:
         """d = ∇_{θ⁺} L_pri(θ⁺; x', y'), zero for parameters the primary loss does not reach."""
@@ -113,6 +123,26 @@ class MetaProblem:
 
 
 Sensitivity = Callable[[MetaProblem, Params, Params], torch.Tensor]
+# (problem, θ, ∇_θ L_train at θ, labels) -> (direction v, scale): ∇_φ L_meta = −scale·Σ t·s(v) + λ∇H
+Direction = Callable[[MetaProblem, Params, Params, torch.Tensor], tuple[Params, float]]
+
+
+@dataclass(frozen=True)
+class Hypergradient:
+    """A hypergradient method: the direction in θ-space, and the label sensitivity along it."""
+
+    direction: Direction
+    sensitivity: Sensitivity
+
+
+def one_step_direction(
+    problem: MetaProblem, theta: Params, train_grad: Params, labels: torch.Tensor
+) -> tuple[Params, float]:
+    """d = ∇_{θ⁺} L_pri(θ⁺; x') at θ⁺ = θ − α∇_θ L_train, with scale α (DESIGN §1)."""
+    theta_plus = {
+        name: p.detach() - problem.inner_lr * train_grad[name].detach() for name, p in theta.items()
+    }
+    return problem.meta_direction(theta_plus), problem.inner_lr
 
 
 def meta_gradient(
@@ -120,19 +150,16 @@ def meta_gradient(
     labels: torch.Tensor,
     theta: Params,
     train_grad: Params,
-    sensitivity: Sensitivity,
+    method: Hypergradient,
 ) -> list[torch.Tensor]:
     """∇_φ L_meta from the generated labels (with their graph in φ), θ and ∇_θ L_train at θ.
 
     Callers that already ran the multi-task step pass its labels and gradient, so neither the
     generator nor the network runs a second time for them.
     """
-    theta_plus = {
-        name: p.detach() - problem.inner_lr * train_grad[name].detach() for name, p in theta.items()
-    }
-    direction = problem.meta_direction(theta_plus)
-    s = sensitivity(problem, theta, direction)
-    meta = -problem.inner_lr * (labels * s.detach()).sum()
+    direction, scale = method.direction(problem, theta, train_grad, labels)
+    s = method.sensitivity(problem, theta, direction)
+    meta = -scale * (labels * s.detach()).sum()
     meta = meta + problem.entropy_weight * problem.entropy(labels)
     grads = iter(zeros_for_unused(meta, problem.generator_params()))
     result = [

@@ -11,7 +11,7 @@ import torch
 import torch.autograd.forward_ad as fwad
 
 from maxl.errors import MaxlError
-from maxl.hypergrad.common import MetaProblem, Params
+from maxl.hypergrad.common import Hypergradient, MetaProblem, Params, one_step_direction
 
 
 def exact_sensitivity(problem: MetaProblem, theta: Params, direction: Params) -> torch.Tensor:
@@ -31,3 +31,6 @@ def exact_sensitivity(problem: MetaProblem, theta: Params, direction: Params) ->
     if weights.tangent is None:  # θ does not reach the auxiliary head
         return torch.zeros_like(weights.primal)
     return weights.tangent
+
+
+EXACT = Hypergradient(one_step_direction, exact_sensitivity)

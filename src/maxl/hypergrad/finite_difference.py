@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from maxl.hypergrad.common import MetaProblem, Params, shifted
+from maxl.hypergrad.common import Hypergradient, MetaProblem, Params, one_step_direction, shifted
 
 
 def finite_difference_sensitivity(
@@ -25,3 +25,6 @@ def finite_difference_sensitivity(
         _, aux_minus = problem.net_forward(shifted(theta, direction, -eps), problem.x)
         difference = problem.label_weights(aux_plus) - problem.label_weights(aux_minus)
     return difference / (2 * eps)  # a 0-d float64 ε keeps each tensor's own dtype
+
+
+FINITE_DIFFERENCE = Hypergradient(one_step_direction, finite_difference_sensitivity)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import torch
 from torch import nn
@@ -55,9 +55,7 @@ def build_method(
     if config.method == "maxl":
         backbone, feature_dim = backbone_factory()
         generator = LabelGenerator(backbone, feature_dim, hierarchy).to(device)
-        optimizer = torch.optim.SGD(
-            generator.parameters(), lr=config.gen_lr, weight_decay=config.gen_weight_decay
-        )
+        optimizer = generator_optimizer(config, generator.parameters())
         scheduler = torch.optim.lr_scheduler.StepLR(
             optimizer, step_size=config.lr_step, gamma=config.lr_gamma
         )
@@ -70,8 +68,30 @@ def build_method(
             aux_weight=config.aux_weight,
             focal_gamma=config.focal_gamma,
             meta_every=config.meta_every,
+            schedule=config.schedule,
+            neumann_terms=config.neumann_terms,
         )
     raise MaxlError(f"unknown method {config.method!r}; choose one of {', '.join(METHOD_NAMES)}")
 
 
-__all__ = ["METHOD_NAMES", "AuxiliaryLabels", "build_method"]
+def generator_optimizer(
+    config: TrainConfig, params: Iterable[nn.Parameter]
+) -> torch.optim.Optimizer:
+    """--gen-optimizer: SGD (the paper's, with --gen-momentum) or Adam (β₁ = --gen-momentum
+    when given, else Adam's 0.9), both with --gen-weight-decay."""
+    if config.gen_optimizer == "sgd":
+        return torch.optim.SGD(
+            params,
+            lr=config.gen_lr,
+            momentum=config.gen_momentum,
+            weight_decay=config.gen_weight_decay,
+        )
+    if config.gen_optimizer == "adam":
+        beta1 = config.gen_momentum if config.gen_momentum > 0 else 0.9
+        return torch.optim.Adam(
+            params, lr=config.gen_lr, betas=(beta1, 0.999), weight_decay=config.gen_weight_decay
+        )
+    raise MaxlError(f"unknown --gen-optimizer {config.gen_optimizer!r}; choose sgd or adam")
+
+
+__all__ = ["METHOD_NAMES", "AuxiliaryLabels", "build_method", "generator_optimizer"]
