@@ -369,6 +369,16 @@ def add_compare_options(parser: argparse.ArgumentParser) -> None:
         default=argparse.SUPPRESS,
         help="comma-separated seeds (default: 0,1,2)",
     )
+    parser.add_argument(
+        "--tune-single",
+        nargs="+",
+        default=argparse.SUPPRESS,
+        metavar="SETTING=V1,V2",
+        help="tune single-task training first: single runs at every combination (e.g. "
+        "lr=0.02,0.05,0.1 momentum=0,0.9; val_fraction=0.1 sets the validation share of the "
+        "training images), the best mean validation accuracy wins and every method trains "
+        "with it; 'off' drops a config file's tuning",
+    )
 
 
 def parse_whole_numbers(text: str) -> list[int]:
@@ -383,17 +393,25 @@ def parse_whole_numbers(text: str) -> list[int]:
 def run_compare_command(args: argparse.Namespace) -> None:
     from maxl.compare import default_compare_dir, format_table, run_compare
     from maxl.config_file import load_experiment
+    from maxl.tuning import parse_tuning, tuning_table
 
     settings = load_experiment(args.config) if args.config is not None else {}
     wanted = {*TrainConfig.__dataclass_fields__, "methods", "seeds"}
     given = {k: v for k, v in vars(args).items() if k in wanted}
     settings.update(given)
+    if hasattr(args, "tune_single"):
+        settings["tune_single"] = parse_tuning(args.tune_single, "--tune-single")
     methods = settings.pop("methods", list(METHOD_NAMES))
     seeds = settings.pop("seeds", [0, 1, 2])
+    tuning = settings.pop("tune_single", None)
     base = TrainConfig(**settings)
     out = base.out or default_compare_dir(base)
-    summaries, notes = run_compare(base, methods, seeds, out, log=print)
+    summaries, notes, tuned = run_compare(base, methods, seeds, out, log=print, tuning=tuning)
     print()
+    if tuned is not None:
+        print("single-task tuning (validation accuracy, the test set not used):")
+        print(tuning_table(tuned))
+        print()
     print(format_table(summaries))
     for note in notes:
         print(note)
@@ -407,6 +425,8 @@ def run_sweep_command(args: argparse.Namespace) -> None:
     field, values = parse_sweep(args.vary[0], args.vary[1:])
     settings = load_experiment(args.config) if args.config is not None else {}
     settings.pop("methods", None)
+    if settings.pop("tune_single", None) is not None:
+        print(f"note: maxl sweep does not tune single; {args.config}'s tune_single is not used")
     wanted = {*TrainConfig.__dataclass_fields__, "methods", "seeds"}
     settings.update({k: v for k, v in vars(args).items() if k in wanted})
     methods = settings.pop("methods", ["maxl"])

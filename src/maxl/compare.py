@@ -1,9 +1,12 @@
 """`maxl compare`: every method × seed on one dataset with one protocol, then a summary.
 
-Each run goes to OUT/METHOD-seedSEED (metrics.jsonl, results.json); a run whose results.json
-already holds the same configuration is reused, so a killed comparison continues where it
-stopped. The summary gives the mean ± sample standard deviation of the primary test accuracy per
-method over seeds, and the gain over `single` paired seed by seed (same subset and initialisation).
+With a tuning grid (`--tune-single`, `tune_single:` in a config file) single-task training is
+first tuned on a validation split (maxl.tuning, runs in OUT/tune/) and every method then trains
+with the chosen setting. Each run goes to OUT/METHOD-seedSEED (metrics.jsonl, results.json); a
+run whose results.json already holds the same configuration is reused, so a killed comparison
+continues where it stopped. The summary gives the mean ± sample standard deviation of the
+primary test accuracy per method over seeds, and the gains over `single` and over `random`
+paired seed by seed (same subset and initialisation), with the count of seeds won.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from maxl.errors import MaxlError
 from maxl.methods import METHOD_NAMES
 from maxl.records import prepare_out_dir, write_atomic
 from maxl.task import resolve_task
+from maxl.tuning import Tuning, TuningResult, tune_single, tuning_section, write_tuning_csv
 
 Log = Callable[[str], None]
 SUMMARY_COLUMNS = (
@@ -34,6 +38,10 @@ SUMMARY_COLUMNS = (
     "mean_gain_over_single",
     "std_gain_over_single",
     "accuracies",
+    "mean_gain_over_random",
+    "std_gain_over_random",
+    "seeds_won_over_single",
+    "seeds_won_over_random",
 )
 
 
@@ -44,6 +52,7 @@ class MethodSummary:
     method: str
     accuracies: dict[int, float]
     gains: dict[int, float]  # seed -> accuracy − single's accuracy on that seed
+    random_gains: dict[int, float] = dataclasses.field(default_factory=dict)  # − random's
 
     @property
     def mean(self) -> float:
@@ -61,10 +70,28 @@ class MethodSummary:
 
     @property
     def std_gain(self) -> float | None:
-        values = list(self.gains.values())
-        if not values:
-            return None
-        return statistics.stdev(values) if len(values) > 1 else 0.0
+        return sample_std(self.gains)
+
+    @property
+    def mean_random_gain(self) -> float | None:
+        return statistics.fmean(self.random_gains.values()) if self.random_gains else None
+
+    @property
+    def std_random_gain(self) -> float | None:
+        return sample_std(self.random_gains)
+
+
+def sample_std(by_seed: dict[int, float]) -> float | None:
+    """Sample standard deviation over seeds; 0 for one value, None for none."""
+    values = list(by_seed.values())
+    if not values:
+        return None
+    return statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def seeds_won(gains: dict[int, float]) -> int:
+    """Seeds on which the paired gain is above zero."""
+    return sum(gain > 0 for gain in gains.values())
 
 
 def check_methods(methods: Sequence[str]) -> list[str]:
@@ -137,9 +164,16 @@ def run_compare(
     seeds: Sequence[int],
     out: Path,
     log: Log = print,
-) -> tuple[list[MethodSummary], list[str]]:
-    """Train every method with every seed (seed-major), then write the summary files."""
+    tuning: Tuning | None = None,
+) -> tuple[list[MethodSummary], list[str], TuningResult | None]:
+    """Tune single first when `tuning` is given (every method then trains with the chosen
+    setting), train every method with every seed (seed-major), then write the summary files."""
     methods, notes = prepare_comparison(base, methods, seeds, out, log)
+    tuned = None
+    if tuning is not None:
+        tuned = tune_single(base, tuning, seeds, out / "tune", run_or_reuse, log)
+        base = dataclasses.replace(base, **tuned.best.settings)
+        log(f"single tuned on validation: {tuned.best.label()}")
     accuracies: dict[str, dict[int, float]] = {m: {} for m in methods}
     for seed in seeds:
         for method in methods:
@@ -148,8 +182,8 @@ def run_compare(
             )
             accuracies[method][seed] = float(run_or_reuse(config, log)["test_accuracy"])
     summaries = summarise(accuracies)
-    write_summary(out, base, summaries, notes, list(seeds))
-    return summaries, notes
+    write_summary(out, base, summaries, notes, list(seeds), tuned)
+    return summaries, notes, tuned
 
 
 def prepare_comparison(
@@ -168,33 +202,45 @@ def prepare_comparison(
 
 
 def summarise(accuracies: dict[str, dict[int, float]]) -> list[MethodSummary]:
-    """Per method: accuracies by seed and the paired gain over single where single ran."""
+    """Per method: accuracies by seed and the paired gains over single and random where
+    those ran."""
     single = accuracies.get("single", {})
+    random = accuracies.get("random", {})
     return [
         MethodSummary(
             method=method,
             accuracies=by_seed,
             gains={s: a - single[s] for s, a in by_seed.items() if s in single},
+            random_gains={s: a - random[s] for s, a in by_seed.items() if s in random},
         )
         for method, by_seed in accuracies.items()
     ]
 
 
 def format_table(summaries: Sequence[MethodSummary]) -> str:
-    """Markdown table: accuracy mean ± std (%), paired gain over single (points), runs."""
+    """Markdown table: accuracy mean ± std (%), paired gains over single and random (points)
+    with the seeds won, runs."""
     lines = [
-        "| method | test accuracy (%) | gain over single (points) | runs |",
-        "|---|---:|---:|---:|",
+        "| method | test accuracy (%) | gain over single (points) | gain over random (points) "
+        "| runs |",
+        "|---|---:|---:|---:|---:|",
     ]
     for s in summaries:
-        gain = "—"
-        if s.method != "single" and s.mean_gain is not None and s.std_gain is not None:
-            gain = f"{100 * s.mean_gain:+.2f} ± {100 * s.std_gain:.2f}"
+        over_single = gain_cell(s.gains, s.method == "single")
+        over_random = gain_cell(s.random_gains, s.method == "random")
         lines.append(
-            f"| {s.method} | {100 * s.mean:.2f} ± {100 * s.std:.2f} | {gain} | "
-            f"{len(s.accuracies)} |"
+            f"| {s.method} | {100 * s.mean:.2f} ± {100 * s.std:.2f} | {over_single} | "
+            f"{over_random} | {len(s.accuracies)} |"
         )
     return "\n".join(lines)
+
+
+def gain_cell(gains: dict[int, float], itself: bool) -> str:
+    """'+0.52 ± 0.31 (4/5 seeds)', or — for the reference itself or where it did not run."""
+    if itself or not gains:
+        return "—"
+    mean, std = statistics.fmean(gains.values()), sample_std(gains) or 0.0
+    return f"{100 * mean:+.2f} ± {100 * std:.2f} ({seeds_won(gains)}/{len(gains)} seeds)"
 
 
 def write_summary(
@@ -203,8 +249,10 @@ def write_summary(
     summaries: Sequence[MethodSummary],
     notes: Sequence[str],
     seeds: list[int],
+    tuned: TuningResult | None = None,
 ) -> None:
-    """summary.csv (fractions), summary.md (percentages, per-seed table) and comparison.png."""
+    """summary.csv (fractions), summary.md (percentages, per-seed table, the tuning of single)
+    and comparison.png; with a tuning, also tuning.csv."""
     from maxl.plots import comparison_figure
 
     rows = [
@@ -213,9 +261,13 @@ def write_summary(
             "mean_accuracy": f"{s.mean:.6f}",
             "std_accuracy": f"{s.std:.6f}",
             "runs": len(s.accuracies),
-            "mean_gain_over_single": "" if s.mean_gain is None else f"{s.mean_gain:.6f}",
-            "std_gain_over_single": "" if s.std_gain is None else f"{s.std_gain:.6f}",
+            "mean_gain_over_single": optional(s.mean_gain),
+            "std_gain_over_single": optional(s.std_gain),
             "accuracies": ";".join(f"{a:.6f}" for a in s.accuracies.values()),
+            "mean_gain_over_random": optional(s.mean_random_gain),
+            "std_gain_over_random": optional(s.std_random_gain),
+            "seeds_won_over_single": seeds_won(s.gains) if s.gains else "",
+            "seeds_won_over_random": seeds_won(s.random_gains) if s.random_gains else "",
         }
         for s in summaries
     ]
@@ -232,8 +284,8 @@ def write_summary(
         f"# Comparison on {base.dataset}",
         "",
         "Primary test accuracy after the last epoch: mean ± sample standard deviation over "
-        "seeds; the gain over single is paired by seed (same training subset and "
-        "initialisation).",
+        "seeds; the gains over single and over random are paired by seed (same training subset "
+        "and initialisation), with the number of seeds on which the gain is above zero.",
         "",
         format_table(summaries),
         "",
@@ -242,11 +294,18 @@ def write_summary(
         "",
         *per_seed,
         "",
+        *(tuning_section(tuned) if tuned is not None else []),
         *protocol_section(protocol),
     ]
     markdown = "\n".join(text)
     write_atomic(out / "summary.md", lambda handle: handle.write(markdown.encode()))
     comparison_figure(summaries, out / "comparison.png", title=f"{base.dataset}")
+    if tuned is not None:
+        write_tuning_csv(out / "tuning.csv", tuned)
+
+
+def optional(value: float | None) -> str:
+    return "" if value is None else f"{value:.6f}"
 
 
 def protocol_section(protocol: dict[str, Any]) -> list[str]:

@@ -1,4 +1,5 @@
-"""Experiment files (configs/*.yaml): TrainConfig fields plus `methods` and `seeds` for compare.
+"""Experiment files (configs/*.yaml): TrainConfig fields plus `methods`, `seeds` and
+`tune_single` (a mapping setting -> values, plus an optional val_fraction) for compare.
 
 Values are checked against the fields' types here, so a typo fails with the file, the key and
 the fix instead of deep inside a run.
@@ -15,7 +16,7 @@ from typing import Any
 from maxl.config import TrainConfig
 from maxl.errors import MaxlError
 
-COMPARE_KEYS = ("methods", "seeds")
+COMPARE_KEYS = ("methods", "seeds", "tune_single")
 
 
 def load_experiment(path: Path) -> dict[str, Any]:
@@ -44,7 +45,16 @@ def load_experiment(path: Path) -> dict[str, Any]:
     settings: dict[str, Any] = {}
     for key, value in data.items():
         name = str(key).replace("-", "_")
-        if name in COMPARE_KEYS:
+        if name == "tune_single":
+            from maxl.tuning import parse_tuning
+
+            if value is not None and value != "off" and not isinstance(value, dict):
+                raise MaxlError(
+                    f"{path}: 'tune_single' must map settings to lists of values, e.g. "
+                    "tune_single: {lr: [0.05, 0.1], momentum: [0.0, 0.9]} (or off)"
+                )
+            settings[name] = parse_tuning(value, f"{path}: tune_single")
+        elif name in COMPARE_KEYS:
             settings[name] = _list_of(value, int if name == "seeds" else str, path, name)
         elif name in fields:
             settings[name] = convert_value(value, hints[name], path, name)

@@ -1,0 +1,244 @@
+"""Tuning the single-task baseline before any comparison (`--tune-single`, `tune_single:`).
+
+Single-task runs at every point of a small grid (e.g. lr × momentum), on the comparison's seeds,
+each with a seeded share of its training images held out as a validation split; the point with
+the best mean validation accuracy after the last epoch is chosen, and every method of the
+comparison then trains with it on the full training set. The test set is never looked at.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import itertools
+import json
+import statistics
+import typing
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from maxl.config import TrainConfig
+from maxl.config_file import convert_value
+from maxl.errors import MaxlError
+from maxl.records import write_atomic
+from maxl.step import NonFiniteLoss
+
+Log = Callable[[str], None]
+TrainFn = Callable[[TrainConfig, Log], dict[str, Any]]
+NOT_TUNED = ("method", "seed", "out", "resume", "progress", "device", "data_dir", "dataset")
+CONVERGENCE_EPOCHS = 3  # the rise of validation accuracy over this many last epochs is reported
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """The grid to search (setting -> values) and the validation share of the training images."""
+
+    grid: dict[str, list[Any]]
+    val_fraction: float = 0.1
+
+    def points(self) -> list[dict[str, Any]]:
+        """Every combination of the grid's values, in the order given."""
+        names = list(self.grid)
+        return [
+            dict(zip(names, values, strict=True))
+            for values in itertools.product(*self.grid.values())
+        ]
+
+
+@dataclass(frozen=True)
+class TuningPoint:
+    """One grid point: its settings, validation accuracy by seed (0 where it diverged), and
+    the mean curve."""
+
+    settings: dict[str, Any]
+    val_accuracies: dict[int, float]
+    val_curve: list[float]  # mean over seeds of val_accuracy, epoch by epoch
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.val_accuracies.values())
+
+    @property
+    def std(self) -> float:
+        values = list(self.val_accuracies.values())
+        return statistics.stdev(values) if len(values) > 1 else 0.0
+
+    @property
+    def late_rise(self) -> float:
+        """Mean validation accuracy at the last epoch minus the best before the last
+        CONVERGENCE_EPOCHS epochs: at most about 0 once the run has converged."""
+        curve = self.val_curve
+        if len(curve) <= CONVERGENCE_EPOCHS:
+            return float("nan")
+        return curve[-1] - max(curve[:-CONVERGENCE_EPOCHS])
+
+    def label(self) -> str:
+        return "-".join(f"{name}-{value}" for name, value in self.settings.items())
+
+
+@dataclass(frozen=True)
+class TuningResult:
+    points: list[TuningPoint]
+    val_fraction: float
+
+    @property
+    def best(self) -> TuningPoint:
+        return max(self.points, key=lambda point: point.mean)  # the first of equals
+
+
+def parse_tuning(items: Sequence[str] | dict[str, Any], where: str) -> Tuning | None:
+    """['lr=0.05,0.1', 'momentum=0,0.9'] (command line) or {'lr': [...], ...} (config file)
+    -> a Tuning; 'off' / None -> None. Values are typed like TrainConfig's fields; the key
+    'val_fraction' sets the validation share."""
+    if items is None or list(items) == ["off"] or items == "off":
+        return None
+    if isinstance(items, dict):
+        pairs = list(items.items())
+    else:
+        pairs = []
+        for item in items:
+            name, sep, values = str(item).partition("=")
+            if not sep or not values:
+                raise MaxlError(
+                    f"{where}: {item!r} is not SETTING=V1,V2,...; write e.g. lr=0.05,0.1 "
+                    "momentum=0,0.9 (or off)"
+                )
+            pairs.append((name, values.split(",")))
+    hints = typing.get_type_hints(TrainConfig)
+    grid: dict[str, list[Any]] = {}
+    val_fraction = 0.1
+    for key, values in pairs:
+        name = str(key).replace("-", "_")
+        if name == "val_fraction":
+            single = values[0] if isinstance(values, list) and len(values) == 1 else values
+            val_fraction = float(convert_value(single, float, where, name))
+            continue
+        if name not in hints or name in NOT_TUNED:
+            allowed = ", ".join(f for f in hints if f not in NOT_TUNED)
+            raise MaxlError(f"{where}: cannot tune {key!r}; tune one of {allowed}")
+        listed = values if isinstance(values, list) else [values]
+        if not listed:
+            raise MaxlError(f"{where}: {key} has no values; give e.g. {key}=0.05,0.1")
+        grid[name] = [convert_value(v, hints[name], where, name) for v in listed]
+    if not grid:
+        raise MaxlError(f"{where}: nothing to tune; give e.g. lr=0.05,0.1")
+    if not 0 < val_fraction < 1:
+        raise MaxlError(f"{where}: val_fraction {val_fraction} must be strictly between 0 and 1")
+    return Tuning(grid, val_fraction)
+
+
+def tune_single(
+    base: TrainConfig,
+    tuning: Tuning,
+    seeds: Sequence[int],
+    out: Path,
+    train_fn: TrainFn,
+    log: Log,
+) -> TuningResult:
+    """Train single at every grid point and seed (seed-major) into OUT/POINT/single-seedS,
+    score each on its validation split, and return every point's scores."""
+    points = tuning.points()
+    scores: list[dict[int, float]] = [{} for _ in points]
+    curves: list[dict[int, list[float]]] = [{} for _ in points]
+    for seed in seeds:
+        for index, settings in enumerate(points):
+            label = TuningPoint(settings, {}, []).label()
+            config = dataclasses.replace(
+                base,
+                **settings,
+                method="single",
+                seed=seed,
+                val_fraction=tuning.val_fraction,
+                out=out / label / f"single-seed{seed}",
+            )
+            log(f"tuning single, {label}:")
+            try:
+                results = train_fn(config, log)
+            except NonFiniteLoss as error:  # a diverging setting loses; the search goes on
+                log(f"tuning single, {label}, seed {seed}: diverged ({error})")
+                scores[index][seed] = 0.0
+                curves[index][seed] = []
+                continue
+            scores[index][seed] = float(results["val_accuracy"])
+            curves[index][seed] = val_curve(config.out)
+    result_points = [
+        TuningPoint(settings, scores[i], mean_curve(list(curves[i].values())))
+        for i, settings in enumerate(points)
+    ]
+    return TuningResult(result_points, tuning.val_fraction)
+
+
+def val_curve(run_dir: Path | None) -> list[float]:
+    """val_accuracy epoch by epoch from a run's metrics.jsonl."""
+    assert run_dir is not None
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    return [float(json.loads(line)["val_accuracy"]) for line in lines if line.strip()]
+
+
+def mean_curve(curves: list[list[float]]) -> list[float]:
+    """The epoch-by-epoch mean of several curves, as long as the shortest (a diverged run's
+    curve is empty)."""
+    length = min(len(curve) for curve in curves)
+    return [statistics.fmean(curve[i] for curve in curves) for i in range(length)]
+
+
+def tuning_table(result: TuningResult) -> str:
+    """Markdown: each grid point's validation accuracy (%), its late rise, the chosen one."""
+    best = result.best
+    lines = [
+        f"| setting | validation accuracy (%) | rise over the last {CONVERGENCE_EPOCHS} epochs "
+        "(points) | runs | |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for point in result.points:
+        chosen = "**chosen**" if point is best else ""
+        settings = ", ".join(f"{name} {value}" for name, value in point.settings.items())
+        lines.append(
+            f"| {settings} | {100 * point.mean:.2f} ± {100 * point.std:.2f} | "
+            f"{100 * point.late_rise:+.2f} | {len(point.val_accuracies)} | {chosen} |"
+        )
+    return "\n".join(lines)
+
+
+def tuning_section(result: TuningResult) -> list[str]:
+    """Markdown lines for summary.md: how single was tuned, the table and the chosen curve."""
+    best = result.best
+    curve = ", ".join(f"{100 * v:.2f}" for v in best.val_curve)
+    return [
+        "## Single-task tuning",
+        "",
+        f"Single-task runs at every setting below on the same seeds, trained on "
+        f"{100 * (1 - result.val_fraction):.0f} % of each seed's training images and scored on "
+        f"the held-out {100 * result.val_fraction:.0f} % after the last epoch (the test set is "
+        "not used). Every method above trains with the chosen setting on all the training "
+        "images; the single row is single-task training at that setting.",
+        "",
+        tuning_table(result),
+        "",
+        f"Mean validation accuracy of the chosen setting, epoch by epoch (%): {curve}.",
+        "",
+    ]
+
+
+def write_tuning_csv(path: Path, result: TuningResult) -> None:
+    """One row per grid point: its settings, mean/std validation accuracy, late rise, chosen."""
+    names = list(result.points[0].settings)
+    columns = [*names, "mean_val_accuracy", "std_val_accuracy", "late_rise", "runs", "chosen"]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for point in result.points:
+        writer.writerow(
+            {
+                **point.settings,
+                "mean_val_accuracy": f"{point.mean:.6f}",
+                "std_val_accuracy": f"{point.std:.6f}",
+                "late_rise": f"{point.late_rise:.6f}",
+                "runs": len(point.val_accuracies),
+                "chosen": int(point is result.best),
+            }
+        )
+    write_atomic(path, lambda handle: handle.write(buffer.getvalue().encode()))

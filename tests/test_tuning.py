@@ -1,0 +1,125 @@
+"""Tuning single before a comparison: the grid, the choice on validation accuracy alone, the
+late-rise (convergence) figure and the files, with a stand-in for training; then one real
+comparison whose single row is the chosen setting's run on all the training images."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from maxl.cli import main
+from maxl.config import TrainConfig
+from maxl.config_file import load_experiment
+from maxl.errors import MaxlError
+from maxl.step import NonFiniteLoss
+from maxl.tuning import Tuning, parse_tuning, tune_single, tuning_table, write_tuning_csv
+
+
+def fake_training(curves: dict[tuple[float, float], list[float]], diverge=()):
+    """A train_fn that writes a metrics.jsonl with the given val curve and returns its end;
+    its test accuracy is the opposite of its validation accuracy, so a choice on the test set
+    would pick another point."""
+    calls = []
+
+    def train(config: TrainConfig, log) -> dict:
+        calls.append(config)
+        key = (config.lr, config.momentum)
+        if key in diverge:
+            raise NonFiniteLoss("the training loss became nan at epoch 1, step 3")
+        curve = [value + 0.01 * config.seed for value in curves[key]]
+        config.out.mkdir(parents=True)
+        lines = [json.dumps({"epoch": i + 1, "val_accuracy": v}) for i, v in enumerate(curve)]
+        (config.out / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+        return {"val_accuracy": curve[-1], "test_accuracy": 1 - curve[-1]}
+
+    return train, calls
+
+
+def test_the_best_mean_validation_accuracy_wins_and_the_test_set_is_not_read(tmp_path):
+    curves = {
+        (0.1, 0.0): [0.5, 0.6, 0.7, 0.7, 0.7],
+        (0.1, 0.9): [0.6, 0.8, 0.82, 0.81, 0.83],
+        (0.3, 0.0): [0.4, 0.5, 0.6, 0.65, 0.75],
+    }
+    train, calls = fake_training(curves, diverge={(0.3, 0.9)})
+    tuning = Tuning({"lr": [0.1, 0.3], "momentum": [0.0, 0.9]}, val_fraction=0.2)
+    base = TrainConfig(dataset="digits", method="maxl")
+    result = tune_single(base, tuning, [0, 1], tmp_path, train, log=lambda _: None)
+    assert result.best.settings == {"lr": 0.1, "momentum": 0.9}
+    assert {c.method for c in calls} == {"single"} and {c.val_fraction for c in calls} == {0.2}
+    assert calls[0].out == tmp_path / "lr-0.1-momentum-0.0" / "single-seed0"
+    assert [c.seed for c in calls] == [0] * 4 + [1] * 4  # seed-major
+    best = result.best
+    assert best.mean == pytest.approx((0.83 + 0.84) / 2)
+    assert best.val_curve == pytest.approx([0.605, 0.805, 0.825, 0.815, 0.835])
+    assert best.late_rise == pytest.approx(0.835 - 0.805)  # last minus best before the last 3
+    diverged = next(p for p in result.points if p.settings == {"lr": 0.3, "momentum": 0.9})
+    assert diverged.mean == 0.0
+    table = tuning_table(result)
+    assert "| lr 0.1, momentum 0.9 | 83.50 ± 0.71 | +3.00 | 2 | **chosen** |" in table
+    write_tuning_csv(tmp_path / "tuning.csv", result)
+    rows = list(csv.DictReader((tmp_path / "tuning.csv").open()))
+    assert [r["chosen"] for r in rows] == ["0", "1", "0", "0"]
+    assert rows[1]["lr"] == "0.1" and float(rows[1]["mean_val_accuracy"]) == pytest.approx(0.835)
+
+
+def test_the_grid_is_read_from_the_command_line_and_from_a_file(tmp_path):
+    parsed = parse_tuning(["lr=0.02,0.05", "momentum=0,0.9", "val_fraction=0.2"], "--tune-single")
+    assert parsed == Tuning({"lr": [0.02, 0.05], "momentum": [0.0, 0.9]}, 0.2)
+    assert parsed.points()[1] == {"lr": 0.02, "momentum": 0.9}
+    assert parse_tuning(["off"], "--tune-single") is None
+    file = tmp_path / "experiment.yaml"
+    file.write_text("tune_single:\n  lr: [0.1, 0.2]\n  lr_step: [2]\nseeds: [0]\n")
+    assert load_experiment(file)["tune_single"] == Tuning({"lr": [0.1, 0.2], "lr_step": [2]})
+
+
+@pytest.mark.parametrize(
+    ("items", "message"),
+    [
+        (["lr"], "'lr' is not SETTING=V1,V2"),
+        (["seed=1,2"], "cannot tune 'seed'"),
+        (["lr=fast"], "'lr' is 'fast', which is not a float"),
+        (["val_fraction=1.5", "lr=0.1"], "val_fraction 1.5 must be strictly between 0 and 1"),
+        (["val_fraction=0.2"], "nothing to tune"),
+    ],
+)
+def test_a_bad_grid_is_one_clear_error(items, message):
+    with pytest.raises(MaxlError, match=message):
+        parse_tuning(items, "--tune-single")
+
+
+def test_a_tuned_comparison_trains_every_method_with_the_chosen_setting(tmp_path, capsys):
+    out = tmp_path / "cmp"
+    args = ["compare", "--dataset", "digits", "--primary-level", "2", "--methods", "single,random"]
+    args += ["--seeds", "0,1", "--epochs", "2", "--train-size", "200", "--psi", "2"]
+    args += ["--tune-single", "lr=0.01,0.2", "--device", "cpu", "--no-progress", "--out", str(out)]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "single-task tuning (validation accuracy, the test set not used):" in printed
+    scores = {}
+    for lr in ("0.01", "0.2"):
+        runs = [json.loads((out / "tune" / f"lr-{lr}" / f"single-seed{s}" / "results.json")
+                           .read_text()) for s in (0, 1)]  # fmt: skip
+        assert all(r["num_val"] == 20 and r["num_train"] == 180 for r in runs)
+        scores[float(lr)] = sum(r["val_accuracy"] for r in runs) / 2
+    chosen = max(scores, key=scores.get)
+    summary = {row["method"]: row for row in csv.DictReader((out / "summary.csv").open())}
+    for method in ("single", "random"):
+        for seed in (0, 1):
+            results = json.loads((out / f"{method}-seed{seed}" / "results.json").read_text())
+            assert results["config"]["lr"] == chosen and results["num_val"] == 0
+    single = [json.loads((out / f"single-seed{s}" / "results.json").read_text()) for s in (0, 1)]
+    assert float(summary["single"]["mean_accuracy"]) == pytest.approx(
+        sum(r["test_accuracy"] for r in single) / 2, abs=1e-6
+    )
+    random = [json.loads((out / f"random-seed{s}" / "results.json").read_text()) for s in (0, 1)]
+    gains = [r["test_accuracy"] - s["test_accuracy"] for r, s in zip(random, single, strict=True)]
+    assert float(summary["random"]["mean_gain_over_single"]) == pytest.approx(
+        sum(gains) / 2, abs=1e-6
+    )
+    assert int(summary["random"]["seeds_won_over_single"]) == sum(g > 0 for g in gains)
+    tuning_rows = list(csv.DictReader((out / "tuning.csv").open()))
+    assert [float(r["lr"]) for r in tuning_rows if r["chosen"] == "1"] == [chosen]
+    assert "## Single-task tuning" in (out / "summary.md").read_text()
