@@ -5,8 +5,8 @@ labels on the same seeds (docs/results.md).
 
 1. The base comparison, as `maxl compare --config FILE --out OUT/base` does it: single tuned on
    a validation split, then every method of the file with the chosen setting.
-2. Every variant of MAXL (settings over the file's), with the chosen setting, seed by seed
-   across the variants into OUT/VARIANT/maxl-seedS (the file's own MAXL, "paper", is the base
+2. Every variant of MAXL (settings over the file's), with the chosen setting, variant by
+   variant into OUT/VARIANT/maxl-seedS (the file's own MAXL, "paper", is the base
    comparison's run); a variant that changes ψ also reruns random at its ψ. Finished runs are
    reused, so a stopped script continues where it stopped.
 3. OUT/variants.md and OUT/variants.csv: per variant the test accuracy, the gains paired by seed
@@ -104,8 +104,8 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"unknown variant(s) {unknown}; choose from {', '.join(VARIANTS)}")
     accuracy: dict[str, dict[str, dict[int, float]]] = {n: {} for n in names}
-    for seed in seeds:
-        for name in names:
+    for name in names:  # variant by variant, so that a stopped script leaves whole variants
+        for seed in seeds:
             overrides, variant_methods = VARIANTS[name]
             for method in variant_methods:
                 folder = args.out / ("base" if not overrides and method in methods else name)

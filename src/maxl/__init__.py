@@ -1,14 +1,24 @@
 """maxl: Meta AuXiliary Learning, auxiliary labels learned by a meta-gradient for any classifier."""
 
+from maxl.api import FitResult, fit
 from maxl.errors import MaxlError
 from maxl.hierarchy import Hierarchy, hierarchy_from_labels, mask_softmax
 from maxl.hypergrad import generator_hypergradient
+from maxl.labeler import MetaLabeler
 from maxl.losses import entropy_regulariser, focal_loss
+from maxl.methods.base import AuxiliaryLabels
+from maxl.models import LabelGenerator, MultiTaskNet
 
 __all__ = [
+    "AuxiliaryLabels",
+    "FitResult",
     "Hierarchy",
+    "LabelGenerator",
     "MaxlError",
+    "MetaLabeler",
+    "MultiTaskNet",
     "entropy_regulariser",
+    "fit",
     "focal_loss",
     "generator_hypergradient",
     "hierarchy_from_labels",

@@ -54,6 +54,7 @@ from maxl.step import NonFiniteLoss, precision_context, prepare_batch, train_ste
 from maxl.task import Task, choose_psi, resolve_task, split_rows
 
 Log = Callable[[str], None]
+BackboneFactory = Callable[[], tuple[nn.Module, int]]  # a fresh backbone and its feature size
 
 
 @dataclass
@@ -160,13 +161,22 @@ def default_out_dir(config: TrainConfig) -> Path:
     return Path("runs") / f"{dataset}-{config.method}-seed{config.seed}"
 
 
-def build_run(config: TrainConfig, ranks: Ranks | None = None) -> Run:
-    """Load the data, build both networks with the seed, and move everything to the device;
-    in a data-parallel run (`ranks`) also shard it (see `parallelise`)."""
+def build_run(
+    config: TrainConfig,
+    ranks: Ranks | None = None,
+    *,
+    dataset: ImageDataset | None = None,
+    backbone: BackboneFactory | None = None,
+) -> Run:
+    """Load the data (unless given), build both networks with the seed (backbones from
+    `backbone` when given, else config.backbone), and move everything to the device; in a
+    data-parallel run (`ranks`) also shard it (see `parallelise`)."""
     check_config(config)
     device = local_device(resolve_device(config.device))
     precision_context(device, config.precision)  # an unsupported precision fails before loading
-    run = assemble_run(config, load_dataset(config.dataset, config.data_dir), device)
+    if dataset is None:
+        dataset = load_dataset(config.dataset, config.data_dir)
+    run = assemble_run(config, dataset, device, backbone)
     if ranks is not None:
         parallelise(run, ranks)
     return run
@@ -226,8 +236,14 @@ def parallelise(run: Run, ranks: Ranks) -> None:
     )
 
 
-def assemble_run(config: TrainConfig, dataset: ImageDataset, device: torch.device) -> Run:
-    """Build both networks with the seed and move the dataset's training task to the device."""
+def assemble_run(
+    config: TrainConfig,
+    dataset: ImageDataset,
+    device: torch.device,
+    backbone: BackboneFactory | None = None,
+) -> Run:
+    """Build both networks with the seed and move the dataset's training task to the device.
+    `backbone` makes each network's trunk (default: config.backbone by name)."""
     task = resolve_task(
         dataset,
         config.primary_level,
@@ -237,11 +253,14 @@ def assemble_run(config: TrainConfig, dataset: ImageDataset, device: torch.devic
         val_fraction=config.val_fraction,
     )
     hierarchy = choose_psi(task, config.method, config.psi)
-    channels = dataset.x_train.shape[1]
+    name = backbone_name(config, dataset)
+    inputs = dataset.x_train[0].numel() if name == "mlp" else dataset.x_train.shape[1]
 
-    def backbone_factory() -> tuple[torch.nn.Module, int]:
-        backbone = build_backbone(config.backbone, channels)
-        return backbone, backbone.feature_dim
+    def named_backbone() -> tuple[torch.nn.Module, int]:
+        trunk = build_backbone(name, inputs)
+        return trunk, trunk.feature_dim
+
+    backbone_factory = backbone or named_backbone
 
     torch.manual_seed(config.seed)
     backbone, feature_dim = backbone_factory()
@@ -258,8 +277,10 @@ def assemble_run(config: TrainConfig, dataset: ImageDataset, device: torch.devic
     )
     x_train = task.x_train.to(device)
     mean, std = channel_stats(x_train)
-    image_size = min(x_train.shape[-2:])
+    image_size = min(x_train.shape[-2:]) if not dataset.is_features else 0
     crop_pad = config.crop_pad if config.crop_pad is not None else max(1, round(image_size / 8))
+    if dataset.is_features:
+        crop_pad = 0
     train_rows, holdout_rows = None, None
     kind, fraction = parse_meta_data(config.meta_data)
     if method.meta_learned and kind == "holdout":
@@ -283,12 +304,17 @@ def assemble_run(config: TrainConfig, dataset: ImageDataset, device: torch.devic
         std=std,
         rng=torch.Generator(device=device).manual_seed(config.seed),
         crop_pad=crop_pad if config.augment else 0,
-        flip=config.augment and dataset.flip,
+        flip=config.augment and dataset.flip and not dataset.is_features,
         x_val=None if x_val is None else x_val.to(device),
         y_val=None if y_val is None else y_val.to(device),
         train_rows=train_rows,
         holdout_rows=holdout_rows,
     )
+
+
+def backbone_name(config: TrainConfig, dataset: ImageDataset) -> str:
+    """config.backbone, except that feature vectors take the mlp (no convolution fits them)."""
+    return "mlp" if dataset.is_features else config.backbone
 
 
 def epoch_batches(run: Run) -> list[torch.Tensor]:
@@ -493,9 +519,16 @@ def accuracy_and_loss(run: Run, images: torch.Tensor, labels: torch.Tensor) -> t
     return correct / len(images), loss / len(images)
 
 
-def train(config: TrainConfig, log: Log | None = None) -> dict[str, Any]:
+def train(
+    config: TrainConfig,
+    log: Log | None = None,
+    *,
+    dataset: ImageDataset | None = None,
+    backbone: BackboneFactory | None = None,
+) -> dict[str, Any]:
     """Train one method on one dataset; write metrics.jsonl, a checkpoint per epoch and
-    results.json; return the results. With config.resume, continue from the checkpoint."""
+    results.json; return the results. With config.resume, continue from the checkpoint.
+    `dataset` and `backbone` replace loading config.dataset and building config.backbone."""
     started = time.perf_counter()
     check_config(config)
     out = config.out or default_out_dir(config)
@@ -508,7 +541,7 @@ def train(config: TrainConfig, log: Log | None = None) -> dict[str, Any]:
             prepare_out_dir(out)
         path = checkpoint_path(out)
         saved = load_checkpoint(path, config) if config.resume else None
-        run = build_run(config, ranks)
+        run = build_run(config, ranks, dataset=dataset, backbone=backbone)
         say = log if log is not None and main else lambda _: None
         loop = TrainingLoop(run, out, started, say)
         if saved is not None:
@@ -516,7 +549,8 @@ def train(config: TrainConfig, log: Log | None = None) -> dict[str, Any]:
         say(
             f"{config.method} on {config.dataset} (level {run.task.primary_level}, "
             f"ψ={run.hierarchy.psi}): "
-            f"{len(run.x_train)} training images, {config.epochs} epoch(s), {config.backbone}"
+            f"{len(run.x_train)} training images, {config.epochs} epoch(s), "
+            + ("your backbone" if backbone else backbone_name(config, run.task.dataset))
             + (f", {ranks.world_size} processes" if ranks is not None else "")
         )
         if loop.progress is not None:

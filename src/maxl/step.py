@@ -44,7 +44,9 @@ def prepare_batch(
     rng: torch.Generator,
 ) -> torch.Tensor:
     """uint8 [N, C, H, W] on the device -> normalised float batch, randomly cropped and flipped,
-    channels-last on CUDA (faster convolutions there)."""
+    channels-last on CUDA (faster convolutions there); feature vectors are only standardised."""
+    if images.dim() == 2:
+        return to_float(images, mean, std)
     x = augment_batch(to_float(images, mean, std), pad=pad, flip=flip, generator=rng)
     return x.contiguous(memory_format=torch.channels_last) if x.is_cuda else x
 

@@ -1,6 +1,7 @@
 import torch
 
 from maxl import Hierarchy, focal_loss, generator_hypergradient
+from maxl.labeler import MetaLabeler
 from maxl.methods.human import HumanLabels
 from maxl.methods.maxl import MetaLabels
 from maxl.methods.single import SingleTask
@@ -24,16 +25,8 @@ def make_maxl(h: Hierarchy, *, lr: float, wd: float, meta_every: int = 1):
     generator = LabelGenerator(build_backbone("small-cnn", 1), trunk.feature_dim, h)
     optimizer = torch.optim.SGD(generator.parameters(), lr=lr, weight_decay=wd)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
-    method = MetaLabels(
-        generator,
-        optimizer,
-        scheduler,
-        hypergrad="exact",
-        entropy_weight=0.2,
-        aux_weight=1.0,
-        focal_gamma=2.0,
-        meta_every=meta_every,
-    )
+    labeler = MetaLabeler(generator, optimizer, "exact", 0.2, meta_every=meta_every)
+    method = MetaLabels(labeler, scheduler, schedule="batches")
     return net, generator, method
 
 

@@ -36,7 +36,10 @@ def batch_indices(
 
 
 def to_float(x_uint8: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
-    """(x / 255 - mean) / std as float32, with per-channel mean and std of shape [C]."""
+    """(x / 255 - mean) / std as float32, with per-channel mean and std of shape [C]; float
+    feature vectors [N, D] are standardised per feature, (x - mean) / std with [D] stats."""
+    if x_uint8.dim() == 2 and x_uint8.is_floating_point():
+        return (x_uint8.float() - mean.to(x_uint8.device)) / std.to(x_uint8.device)
     if x_uint8.dtype != torch.uint8 or x_uint8.dim() != 4:
         raise MaxlError(f"to_float needs uint8 [N, C, H, W], got {x_uint8.dtype} {x_uint8.shape}")
     c = x_uint8.shape[1]
@@ -54,7 +57,11 @@ def channel_stats(
     x_uint8: torch.Tensor, chunk_size: int = 4096
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-channel mean and (population) std of x/255 as float32 [C], summed exactly in int64
-    chunk by chunk so 60000 images need little memory; std is floored at 1e-6."""
+    chunk by chunk so 60000 images need little memory; std is floored at 1e-6. For float feature
+    vectors [N, D], the mean and std of each feature (in float64)."""
+    if x_uint8.dim() == 2 and x_uint8.is_floating_point() and len(x_uint8):
+        values = x_uint8.double()
+        return values.mean(0).float(), values.std(0, unbiased=False).clamp_min(1e-6).float()
     if x_uint8.dtype != torch.uint8 or x_uint8.dim() != 4 or len(x_uint8) == 0:
         raise MaxlError(
             f"channel_stats needs a non-empty uint8 [N, C, H, W], got {x_uint8.dtype} "

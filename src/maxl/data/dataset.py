@@ -23,8 +23,8 @@ class ImageDataset:
     """
 
     name: str
-    x_train: torch.Tensor  # uint8 [N, C, H, W], contiguous
-    x_test: torch.Tensor  # uint8 [M, C, H, W]
+    x_train: torch.Tensor  # uint8 images [N, C, H, W] or float32 feature vectors [N, D]
+    x_test: torch.Tensor  # the same kind, [M, ...]
     labels_train: dict[str, torch.Tensor]  # level -> int64 [N]
     labels_test: dict[str, torch.Tensor]  # same keys, int64 [M]
     default_level: str  # the dataset's usual labels
@@ -62,6 +62,11 @@ class ImageDataset:
                 )
 
     @property
+    def is_features(self) -> bool:
+        """Feature vectors [N, D] (tabular data, embeddings) rather than images."""
+        return self.x_train.dim() == 2
+
+    @property
     def levels(self) -> list[str]:
         """Level names, coarse to fine."""
         return list(self.labels_train)
@@ -78,11 +83,16 @@ class ImageDataset:
 
 def _check_images(name: str, x_train: torch.Tensor, x_test: torch.Tensor) -> None:
     for split, x in (("train", x_train), ("test", x_test)):
-        if x.dtype != torch.uint8 or x.dim() != 4 or len(x) == 0:
+        images = x.dtype == torch.uint8 and x.dim() == 4
+        features = x.dtype == torch.float32 and x.dim() == 2
+        if not (images or features) or len(x) == 0:
             raise MaxlError(
-                f"dataset {name}: {split} images must be a non-empty uint8 [N, C, H, W] tensor, "
-                f"got {x.dtype} {tuple(x.shape)}; convert them before building the dataset"
+                f"dataset {name}: {split} inputs must be a non-empty uint8 [N, C, H, W] image "
+                f"tensor or float32 [N, D] feature vectors, got {x.dtype} {tuple(x.shape)}; "
+                "convert them before building the dataset"
             )
+        if features and not torch.isfinite(x).all():
+            raise MaxlError(f"dataset {name}: {split} features hold NaN or infinity; clean them")
     if x_train.shape[1:] != x_test.shape[1:]:
         raise MaxlError(
             f"dataset {name}: train images are {tuple(x_train.shape[1:])} but test images are "

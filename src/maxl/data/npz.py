@@ -20,7 +20,15 @@ _SAVE_HINT = "save it with numpy.savez(PATH, x_train=..., y_train=..., x_test=..
 def load_npz(path: str | Path, data_dir: str | Path | None = None) -> ImageDataset:
     """Load user arrays from an .npz; a relative `path` not found here is looked up in data_dir."""
     file = _resolve(Path(path).expanduser(), data_dir)
-    arrays = _read(file)
+    return dataset_from_arrays(_read(file), f"npz:{path}", file)
+
+
+def dataset_from_arrays(
+    arrays: dict[str, np.ndarray], name: str, where: str | Path
+) -> ImageDataset:
+    """An ImageDataset from x_train, y_train, x_test, y_test (+ fine_train, fine_test) arrays,
+    as an .npz holds them (also what maxl.fit makes of tensors); `where` names them in errors."""
+    file = where
     images = _images(arrays, file)
     levels = {}
     for prefix, key in (("y", "primary"), ("fine", "fine")):
@@ -45,7 +53,7 @@ def load_npz(path: str | Path, data_dir: str | Path | None = None) -> ImageDatas
         _check_nested(levels["fine"], levels["primary"], file)
         names["fine"] = str(num_fine)
     return ImageDataset(
-        name=f"npz:{path}",
+        name=name,
         x_train=images[0],
         x_test=images[1],
         labels_train={names[k]: v[0] for k, v in levels.items()},
@@ -89,8 +97,11 @@ def _read(file: Path) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _images(arrays: dict[str, np.ndarray], file: Path) -> tuple[torch.Tensor, torch.Tensor]:
-    """Both image arrays as uint8 NCHW tensors; floats in [0, 1] (judged jointly) are scaled."""
+def _images(arrays: dict[str, np.ndarray], file: str | Path) -> tuple[torch.Tensor, torch.Tensor]:
+    """Both image arrays as uint8 NCHW tensors; floats in [0, 1] (judged jointly) are scaled.
+    2-D arrays (N, D) are feature vectors, kept as float32."""
+    if arrays["x_train"].ndim == 2 or arrays["x_test"].ndim == 2:
+        return _features(arrays, file)
     xs = [_to_nchw(arrays[k], k, file) for k in ("x_train", "x_test")]
     floats = [x for x in xs if np.issubdtype(x.dtype, np.floating)]
     for key, x in zip(("x_train", "x_test"), xs, strict=True):
@@ -115,7 +126,30 @@ def _images(arrays: dict[str, np.ndarray], file: Path) -> tuple[torch.Tensor, to
     return out[0], out[1]
 
 
-def _to_nchw(x: np.ndarray, key: str, file: Path) -> np.ndarray:
+def _features(arrays: dict[str, np.ndarray], file: str | Path) -> tuple[torch.Tensor, torch.Tensor]:
+    """x_train and x_test as float32 feature vectors [N, D] with the same D."""
+    out = []
+    for key in ("x_train", "x_test"):
+        x = arrays[key]
+        if x.ndim != 2 or len(x) == 0:
+            raise MaxlError(
+                f"{file}: {key} has shape {x.shape}; feature vectors need a non-empty (N, D) "
+                "array in both x_train and x_test (or give both as images)"
+            )
+        if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
+            raise MaxlError(f"{file}: {key} has dtype {x.dtype}; features must be numbers")
+        if not np.isfinite(x).all():
+            raise MaxlError(f"{file}: {key} contains NaN or infinity; clean the features")
+        out.append(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)))
+    if out[0].shape[1] != out[1].shape[1]:
+        raise MaxlError(
+            f"{file}: x_train has {out[0].shape[1]} features but x_test has {out[1].shape[1]}; "
+            "give both the same number"
+        )
+    return out[0], out[1]
+
+
+def _to_nchw(x: np.ndarray, key: str, file: str | Path) -> np.ndarray:
     """(N,H,W) -> (N,1,H,W); 4-D: NCHW if dim 1 is 1 or 3, else NHWC if the last dim is 1/3/4."""
     layout = None
     if x.ndim == 3:
@@ -136,7 +170,7 @@ def _to_nchw(x: np.ndarray, key: str, file: Path) -> np.ndarray:
     return x.transpose(0, 3, 1, 2) if layout == "NHWC" else x
 
 
-def _labels(y: np.ndarray, key: str, n: int, file: Path) -> torch.Tensor:
+def _labels(y: np.ndarray, key: str, n: int, file: str | Path) -> torch.Tensor:
     """One split's labels as int64 [n]; a (n, 1) column is accepted and flattened."""
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
@@ -159,7 +193,7 @@ def _num_classes(splits: list[torch.Tensor]) -> int:
     return max(int(y.max()) for y in splits if len(y)) + 1
 
 
-def _check_nested(fine: list[torch.Tensor], primary: list[torch.Tensor], file: Path) -> None:
+def _check_nested(fine: list[torch.Tensor], primary: list[torch.Tensor], file: str | Path) -> None:
     """Every fine class must sit under exactly one primary class."""
     f, p = torch.cat(fine), torch.cat(primary)
     pairs = torch.unique(f * (int(p.max()) + 1) + p)

@@ -10,6 +10,7 @@ from torch import nn
 from maxl.config import TrainConfig
 from maxl.errors import MaxlError
 from maxl.hierarchy import Hierarchy
+from maxl.labeler import MetaLabeler
 from maxl.methods.base import AuxiliaryLabels
 from maxl.methods.human import HumanLabels
 from maxl.methods.kmeans import KMeansLabels
@@ -59,18 +60,17 @@ def build_method(
         scheduler = torch.optim.lr_scheduler.StepLR(
             optimizer, step_size=config.lr_step, gamma=config.lr_gamma
         )
-        return MetaLabels(
+        labeler = MetaLabeler(
             generator,
             optimizer,
-            scheduler,
             hypergrad=config.hypergrad,
             entropy_weight=config.entropy_weight,
             aux_weight=config.aux_weight,
             focal_gamma=config.focal_gamma,
-            meta_every=config.meta_every,
-            schedule=config.schedule,
             neumann_terms=config.neumann_terms,
+            meta_every=config.meta_every,
         )
+        return MetaLabels(labeler, scheduler, schedule=config.schedule)
     raise MaxlError(f"unknown method {config.method!r}; choose one of {', '.join(METHOD_NAMES)}")
 
 

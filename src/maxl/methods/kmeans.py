@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from sklearn.cluster import KMeans
 
+from maxl.data.batches import channel_stats, to_float
 from maxl.errors import MaxlError
 from maxl.hierarchy import Hierarchy
 from maxl.methods.base import AuxiliaryLabels
@@ -67,15 +68,20 @@ class KMeansLabels(AuxiliaryLabels):
     ) -> None:
         if len(images) != len(primary):
             raise MaxlError(f"{len(images)} images but {len(primary)} primary labels")
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            model = ConvAutoencoder(images.shape[1], code_dim=code_dim)
-        model.to(device)
         images = images.to(device)
-        self.reconstruction_losses = train_autoencoder(
-            model, images, epochs=epochs, seed=seed, batch_size=batch_size, lr=lr
-        )
-        codes = encode_images(model, images)
+        if images.dim() == 2:  # feature vectors: k-means of the standardised features
+            mean, std = channel_stats(images)
+            self.reconstruction_losses: list[float] = []
+            codes = to_float(images, mean, std).cpu()
+        else:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                model = ConvAutoencoder(images.shape[1], code_dim=code_dim)
+            model.to(device)
+            self.reconstruction_losses = train_autoencoder(
+                model, images, epochs=epochs, seed=seed, batch_size=batch_size, lr=lr
+            )
+            codes = encode_images(model, images)
         labels = cluster_per_class(codes, primary, hierarchy, seed, n_init=n_init)
         self.aux_classes = labels.to(device)
 

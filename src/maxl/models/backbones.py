@@ -10,7 +10,7 @@ from torch import nn
 
 from maxl.errors import MaxlError
 
-BACKBONE_NAMES: tuple[str, ...] = ("small-cnn", "vgg16", "resnet18")
+BACKBONE_NAMES: tuple[str, ...] = ("small-cnn", "vgg16", "resnet18", "mlp")
 
 
 def check_images(x: torch.Tensor, in_channels: int, min_size: int, name: str) -> None:
@@ -36,8 +36,10 @@ def check_images(x: torch.Tensor, in_channels: int, min_size: int, name: str) ->
 
 
 def build_backbone(name: str, in_channels: int) -> nn.Module:
-    """Return a fresh, randomly initialised backbone called ``name`` for ``in_channels`` inputs."""
+    """Return a fresh, randomly initialised backbone called ``name`` for ``in_channels`` inputs
+    (for ``mlp``: the number of input features, C·H·W for images)."""
     # Imported here: the backbone modules import check_images from this module.
+    from maxl.models.mlp import MLP
     from maxl.models.resnet import ResNet18
     from maxl.models.small_cnn import SmallCNN
     from maxl.models.vgg import VGG16BN
@@ -50,4 +52,6 @@ def build_backbone(name: str, in_channels: int) -> nn.Module:
         return VGG16BN(in_channels)
     if name == "resnet18":
         return ResNet18(in_channels)
+    if name == "mlp":
+        return MLP(in_channels)
     raise MaxlError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONE_NAMES)}")

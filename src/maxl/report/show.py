@@ -246,6 +246,8 @@ def grid_section(
             raise MaxlError("results.json is missing, so the dataset is unknown")
         if isinstance(dataset, MaxlError):
             raise dataset
+        if dataset.is_features:
+            raise MaxlError(f"{dataset.name} holds feature vectors, not images")
         if len(labels.rows) and int(labels.rows.max()) >= len(dataset.x_train):
             raise MaxlError(
                 f"aux_labels.npz points at training image {int(labels.rows.max())} but "

@@ -1,0 +1,199 @@
+"""`maxl.fit`: the whole method (or a baseline) on the user's own backbone and data, through the
+same engine, checkpoints, metrics and records as `maxl train`."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import typing
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from maxl.config import TrainConfig
+from maxl.config_file import convert_value
+from maxl.data.dataset import ImageDataset
+from maxl.data.npz import dataset_from_arrays
+from maxl.errors import MaxlError
+
+Data = Sequence[Any] | torch.utils.data.Dataset
+NOT_OPTIONS = ("dataset", "method", "psi", "out", "backbone", "data_dir", "resume")
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """What a fit returns: the primary test accuracy (0..1), the run folder and results.json."""
+
+    test_accuracy: float
+    out: Path
+    results: dict[str, Any]
+
+
+def fit(
+    backbone: nn.Module | Callable[[], nn.Module],
+    train: Data,
+    test: Data,
+    *,
+    psi: Sequence[int] | int | None = None,
+    method: str = "maxl",
+    out: str | Path | None = None,
+    log: Callable[[str], None] | None = None,
+    **options: Any,
+) -> FitResult:
+    """Train `method` with `backbone` as the shared trunk of both networks on `train`, test on
+    `test`; every TrainConfig setting is a keyword (epochs=10, lr=0.05, schedule="batches").
+
+    backbone: an nn.Module mapping x -> features [N, D] (D is found by one forward), used as
+    the multi-task trunk, the generator getting a deep copy; or a zero-argument callable that
+    returns a fresh one, called once per network under the run's seed. train/test: tensors
+    (x, y) or (x, y, fine), or a torch Dataset of such tuples; x images [N, C, H, W] (uint8, or
+    float in 0..1 or 0..255) or feature vectors [N, D] (float). `fine` gives method="human" its
+    labels and ψ.
+    """
+    config = fit_config(method, psi, out, options)
+    dataset = as_dataset(train, test)
+    factory = backbone_factory(backbone, dataset.x_train[:2])
+    from maxl.engine import default_out_dir
+    from maxl.engine import train as train_run
+
+    config = dataclasses.replace(config, out=config.out or default_out_dir(config))
+    results = train_run(config, log, dataset=dataset, backbone=factory)
+    assert config.out is not None
+    return FitResult(float(results["test_accuracy"]), Path(config.out), results)
+
+
+def fit_config(
+    method: str, psi: Sequence[int] | int | None, out: str | Path | None, options: dict[str, Any]
+) -> TrainConfig:
+    """A TrainConfig from fit's keywords, each typed like the field; unknown keys are errors."""
+    hints = typing.get_type_hints(TrainConfig)
+    allowed = [name for name in hints if name not in NOT_OPTIONS]
+    values: dict[str, Any] = {}
+    for key, value in options.items():
+        if key not in allowed:
+            raise MaxlError(f"maxl.fit has no option {key!r}; the options are {', '.join(allowed)}")
+        values[key] = convert_value(value, hints[key], "maxl.fit", key)
+    if psi is not None:
+        values["psi"] = convert_value(
+            [psi] if isinstance(psi, int) else list(psi), hints["psi"], "maxl.fit", "psi"
+        )
+    values.setdefault("progress", False)
+    return TrainConfig(
+        dataset="tensors", method=method, out=None if out is None else Path(out), **values
+    )
+
+
+def as_dataset(train: Data, test: Data) -> ImageDataset:
+    """The two splits as one in-memory dataset, converted exactly as an .npz of them would be."""
+    arrays: dict[str, np.ndarray] = {}
+    for split, data in (("train", train), ("test", test)):
+        parts = split_parts(data, split)
+        arrays[f"x_{split}"], arrays[f"y_{split}"] = parts[0], parts[1]
+        if len(parts) == 3:
+            arrays[f"fine_{split}"] = parts[2]
+    if ("fine_train" in arrays) != ("fine_test" in arrays):
+        raise MaxlError(
+            "maxl.fit: only one of train and test has fine labels; give (x, y, fine) for both "
+            "or for neither"
+        )
+    return dataset_from_arrays(arrays, "tensors", "maxl.fit")
+
+
+def split_parts(data: Data, split: str) -> list[np.ndarray]:
+    """(x, y) or (x, y, fine) of one split as numpy arrays, from tensors or a Dataset."""
+    fix = f"give {split}=(x, y) or (x, y, fine) tensors, or a Dataset of such tuples"
+    if isinstance(data, torch.utils.data.Dataset) and not isinstance(data, (tuple, list)):
+        try:
+            items = [data[i] for i in range(len(data))]  # type: ignore[arg-type]
+        except TypeError:
+            raise MaxlError(f"maxl.fit: {split} is a Dataset without len(); {fix}") from None
+        if not items:
+            raise MaxlError(f"maxl.fit: {split} is empty; {fix}")
+        if not all(isinstance(item, (tuple, list)) and len(item) in (2, 3) for item in items):
+            raise MaxlError(f"maxl.fit: {split} yields {type(items[0]).__name__}s; {fix}")
+        if len({len(item) for item in items}) != 1:
+            raise MaxlError(f"maxl.fit: {split} mixes (x, y) and (x, y, fine) items; {fix}")
+        columns = list(zip(*items, strict=True))
+        return [np.stack([to_numpy(v, split) for v in column]) for column in columns]
+    if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
+        raise MaxlError(f"maxl.fit: {split} is a {type(data).__name__}; {fix}")
+    parts = [to_numpy(part, split) for part in data]
+    if any(len(p) != len(parts[0]) for p in parts):
+        raise MaxlError(
+            f"maxl.fit: {split} parts have {[len(p) for p in parts]} rows; give one label per input"
+        )
+    return parts
+
+
+def to_numpy(value: Any, split: str) -> np.ndarray:
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().numpy()
+    if isinstance(value, (int, np.integer)):
+        return np.asarray(value)
+    if isinstance(value, np.ndarray):
+        return value
+    raise MaxlError(
+        f"maxl.fit: {split} holds a {type(value).__name__}; give tensors or numpy arrays"
+    )
+
+
+def backbone_factory(
+    backbone: nn.Module | Callable[[], nn.Module], sample: torch.Tensor
+) -> Callable[[], tuple[nn.Module, int]]:
+    """The engine's backbone factory: the given module first, then deep copies of it (or a
+    fresh module per call from a callable), each with D found by one forward on `sample`."""
+    given = backbone if isinstance(backbone, nn.Module) else None
+    if given is None and not callable(backbone):
+        raise MaxlError(
+            f"maxl.fit: backbone is a {type(backbone).__name__}; give an nn.Module or a "
+            "zero-argument callable that returns one"
+        )
+    calls = {"n": 0}
+    x = sample.float() if sample.is_floating_point() else sample.float() / 255
+
+    def make() -> tuple[nn.Module, int]:
+        calls["n"] += 1
+        if given is not None:
+            module = given if calls["n"] == 1 else copy.deepcopy(given)
+        else:
+            module = backbone()  # type: ignore[operator]
+            if not isinstance(module, nn.Module):
+                raise MaxlError(
+                    f"maxl.fit: the backbone callable returned a {type(module).__name__}, "
+                    "not an nn.Module"
+                )
+        return module, feature_dim(module, x)
+
+    return make
+
+
+@torch.no_grad()
+def feature_dim(module: nn.Module, x: torch.Tensor) -> int:
+    """D of a backbone's [N, D] output on x (eval mode, without touching its statistics)."""
+    mode = module.training
+    module.eval()
+    try:
+        device = next((p.device for p in module.parameters()), torch.device("cpu"))
+        out = module(x.to(device))
+    except MaxlError:
+        raise
+    except Exception as error:
+        raise MaxlError(
+            f"maxl.fit: the backbone fails on inputs of shape {tuple(x.shape)} "
+            f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}); "
+            "make it accept the data's inputs"
+        ) from error
+    finally:
+        module.train(mode)
+    if not isinstance(out, torch.Tensor) or out.dim() != 2 or len(out) != len(x):
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise MaxlError(
+            f"maxl.fit: the backbone must map x [N, ...] to features [N, D], got {shape}; "
+            "end it with a flatten (or pooling) to one vector per input"
+        )
+    return int(out.shape[1])

@@ -1,0 +1,167 @@
+"""`maxl.MetaLabeler`: MAXL's label generator and its meta-gradient step, for any training loop.
+
+Per batch: `targets(x, y)` before the multi-task forward, the user's own loss and backward, then
+`step(net, x, y, lr=...)` between `loss.backward()` and `optimizer.step()`, while net's .grad
+holds ∇_θ L_train: the step reuses that gradient and the generator forward of `targets`. For
+the paper's schedule (a generator pass after each epoch) `meta_step` needs no .grad. This is
+the object `maxl train` itself uses (methods/maxl.py wraps it with its learning-rate schedule).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from maxl.distributed import current
+from maxl.errors import MaxlError
+from maxl.hypergrad import MetaProblem, hypergradient_of, meta_gradient
+from maxl.hypergrad.common import batch_statistics
+
+Batch = tuple[torch.Tensor, torch.Tensor] | None
+
+
+class MetaLabeler:
+    """Soft auxiliary labels from `generator` (forward(x, y) -> probabilities [N, K]), trained by
+    `optimizer` on L_meta with the hypergradient method `hypergrad` (exact, finite-difference,
+    implicit). `meta_every` = K steps the generator on every K-th batch only."""
+
+    def __init__(
+        self,
+        generator: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        hypergrad: str = "exact",
+        entropy_weight: float = 0.2,
+        *,
+        aux_weight: float = 1.0,
+        focal_gamma: float = 2.0,
+        neumann_terms: int = 3,
+        meta_every: int = 1,
+    ) -> None:
+        if not isinstance(generator, nn.Module):
+            raise MaxlError(
+                f"MetaLabeler needs the generator as an nn.Module, got {type(generator).__name__}"
+            )
+        if not isinstance(optimizer, torch.optim.Optimizer):
+            raise MaxlError(
+                "MetaLabeler needs a torch optimizer over the generator's parameters, got "
+                f"{type(optimizer).__name__}; e.g. torch.optim.SGD(generator.parameters(), 1e-3)"
+            )
+        if meta_every < 1 or neumann_terms < 0:
+            raise MaxlError("MetaLabeler: meta_every must be >= 1 and neumann_terms >= 0")
+        self.generator = generator
+        self.optimizer = optimizer
+        self.hypergradient = hypergradient_of(hypergrad)
+        self.entropy_weight = float(entropy_weight)
+        self.aux_weight = float(aux_weight)
+        self.focal_gamma = float(focal_gamma)
+        self.neumann_terms = neumann_terms
+        self.meta_every = meta_every
+        self.iteration = 0  # targets() calls so far
+        self.ranks = current()  # data-parallel: reduce the hypergradient across ranks
+        self.pending: torch.Tensor | None = None  # the labels of a due step, with their graph
+        self.awaiting_step = False
+
+    def targets(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Detached soft auxiliary labels [N, K] of this batch, for the user's auxiliary loss."""
+        self.iteration += 1
+        self.awaiting_step = True
+        if (self.iteration - 1) % self.meta_every:
+            self.pending = None
+            with torch.no_grad():
+                return self.generator(x, y)
+        labels = self.generator(x, y)
+        self.pending = labels
+        return labels.detach()
+
+    @torch.no_grad()
+    def labels(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The generator's current labels in eval mode (running statistics), no step counted."""
+        mode = self.generator.training
+        self.generator.eval()
+        try:
+            return self.generator(x, y)
+        finally:
+            self.generator.train(mode)
+
+    def step(
+        self, net: nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float, meta_batch: Batch = None
+    ) -> None:
+        """The generator step of this batch, from net's .grad (∇_θ L_train at the current θ,
+        after loss.backward() and before the optimiser step); `lr` is net's SGD learning rate,
+        the meta step size α; `meta_batch` (x', y') scores L_meta (default: this batch)."""
+        if not self.awaiting_step:
+            raise MaxlError(
+                "MetaLabeler.step came without targets(x, y) on this batch; call targets "
+                "before the multi-task forward, then loss.backward(), then step"
+            )
+        self.awaiting_step = False
+        if self.pending is None:  # meta_every: not this batch
+            return
+        labels, self.pending = self.pending, None
+        problem = self.problem(net, x, y, lr, meta_batch)
+        theta = problem.trainable_net_params()
+        if all(p.grad is None for p in theta.values()):
+            raise MaxlError(
+                "MetaLabeler.step: the network has no gradients; call loss.backward() on the "
+                "multi-task loss before step (and optimizer.step() after it)"
+            )
+        train_grad = {
+            name: torch.zeros_like(p) if p.grad is None else p.grad for name, p in theta.items()
+        }
+        with batch_statistics(net):
+            grads = meta_gradient(problem, labels, theta, train_grad, self.hypergradient)
+        self.apply(grads)
+
+    def meta_step(
+        self, net: nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float, meta_batch: Batch = None
+    ) -> None:
+        """A generator step on its own (the paper's generator pass): labels of this batch
+        (generator in train mode), ∇_θ L_train and the hypergradient at net's current θ."""
+        problem = self.problem(net, x, y, lr, meta_batch)
+        labels = self.generator(x, y)
+        theta = problem.trainable_net_params()
+        with batch_statistics(net):
+            train_grad = problem.train_gradient(theta, labels)
+            grads = meta_gradient(problem, labels, theta, train_grad, self.hypergradient)
+        self.apply(grads)
+
+    def problem(
+        self, net: nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float, meta: Batch
+    ) -> MetaProblem:
+        x_meta, y_meta = (x, y) if meta is None else meta
+        return MetaProblem(
+            net=net,
+            generator=self.generator,
+            x=x,
+            y=y,
+            x_meta=x_meta,
+            y_meta=y_meta,
+            inner_lr=float(lr),
+            entropy_weight=self.entropy_weight,
+            aux_weight=self.aux_weight,
+            focal_gamma=self.focal_gamma,
+            ranks=self.ranks,
+            neumann_terms=self.neumann_terms,
+        )
+
+    def apply(self, grads: list[torch.Tensor]) -> None:
+        """One optimiser step of the generator along `grads`."""
+        for p, g in zip(self.generator.parameters(), grads, strict=True):
+            p.grad = g
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The generator, its optimiser and the batch count (for meta_every)."""
+        return {
+            "generator": self.generator.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "iteration": self.iteration,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.generator.load_state_dict(state["generator"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.iteration = int(state["iteration"])
