@@ -36,6 +36,7 @@ MAY_DIFFER = (
     "out",
     "progress",
     "resume",
+    "tensorboard",
 )
 
 

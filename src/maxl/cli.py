@@ -266,6 +266,19 @@ def add_train_options(parser: argparse.ArgumentParser, *, per_run: bool = True) 
     )
     add("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
     add(
+        "--tensorboard",
+        action="store_true",
+        help="also write every per-epoch metric to OUT/tensorboard/ (needs pip install "
+        "'maxl[tensorboard]')",
+    )
+    add(
+        "--image-size",
+        type=int,
+        default=None,
+        help="folder:PATH datasets: resize every image to this square size (default: the "
+        "size of the first image)",
+    )
+    add(
         "--resume",
         action="store_true",
         help="continue the run in --out from its checkpoint (written every epoch and on Ctrl-C); "

@@ -108,7 +108,7 @@ def runnable_methods(base: TrainConfig, methods: Sequence[str]) -> tuple[list[st
     """Split methods into those the dataset supports and notes on the ones skipped."""
     if "human" not in methods:
         return list(methods), []
-    dataset = load_dataset(base.dataset, base.data_dir)
+    dataset = load_dataset(base.dataset, base.data_dir, image_size=base.image_size)
     task = resolve_task(dataset, base.primary_level, None, base.seed, aux_level=base.aux_level)
     if task.human is not None:
         return list(methods), []
@@ -121,7 +121,8 @@ def runnable_methods(base: TrainConfig, methods: Sequence[str]) -> tuple[list[st
 
 def comparable(config: dict[str, Any]) -> dict[str, Any]:
     """The fields of a run's config that decide its result."""
-    return {k: v for k, v in config.items() if k not in ("out", "progress", "device", "resume")}
+    ignored = ("out", "progress", "device", "resume", "tensorboard")
+    return {k: v for k, v in config.items() if k not in ignored}
 
 
 def default_compare_dir(base: TrainConfig) -> Path:

@@ -51,6 +51,8 @@ class TrainConfig:
     data_dir: Path | None = None
     out: Path | None = None
     progress: bool = True
+    tensorboard: bool = False  # also write the per-epoch metrics to OUT/tensorboard/
+    image_size: int | None = None  # folder:PATH datasets: resize every image to this square
     kmeans_epochs: int = 10
     kmeans_code_dim: int = 32
     sync_bn: bool = False  # data-parallel runs: BatchNorm statistics over the global batch

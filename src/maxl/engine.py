@@ -52,6 +52,7 @@ from maxl.models import MultiTaskNet, build_backbone
 from maxl.records import prepare_out_dir, write_json_atomic, write_jsonl_atomic
 from maxl.step import NonFiniteLoss, precision_context, prepare_batch, train_step
 from maxl.task import Task, choose_psi, resolve_task, split_rows
+from maxl.tensorboard_log import TensorBoardLog
 
 Log = Callable[[str], None]
 BackboneFactory = Callable[[], tuple[nn.Module, int]]  # a fresh backbone and its feature size
@@ -175,7 +176,7 @@ def build_run(
     device = local_device(resolve_device(config.device))
     precision_context(device, config.precision)  # an unsupported precision fails before loading
     if dataset is None:
-        dataset = load_dataset(config.dataset, config.data_dir)
+        dataset = load_dataset(config.dataset, config.data_dir, image_size=config.image_size)
     run = assemble_run(config, dataset, device, backbone)
     if ranks is not None:
         parallelise(run, ranks)
@@ -580,6 +581,7 @@ class TrainingLoop:
         self.records: list[dict[str, Any]] = []
         self.earlier_time_s = 0.0  # wall time of the runs this one resumes
         self.checkpointed = False  # does OUT hold a checkpoint of this run?
+        self.board = TensorBoardLog(out) if run.config.tensorboard and self.writes else None
         size = min(run.config.analysis_size, len(run.x_train))
         self.analysis_rows = analysis_rows(len(run.x_train), size, run.config.seed).to(
             run.x_train.device
@@ -657,6 +659,8 @@ class TrainingLoop:
             self.epoch = epoch
             self.records.append(record)
             self.save()
+            if self.board is not None:
+                self.board.write(record)
             accuracy = record.get("test_accuracy")
             tested = "" if accuracy is None else f"  test accuracy {100 * accuracy:.2f}%"
             self.say(
@@ -688,6 +692,8 @@ class TrainingLoop:
         }
         if run.ranks is not None:
             results["world_size"] = run.ranks.world_size
+        if self.board is not None:
+            self.board.close()
         if self.writes:
             write_label_table(run, self.out)
             write_json_atomic(self.out / "results.json", results)

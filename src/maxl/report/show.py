@@ -312,7 +312,7 @@ def load_run_dataset(run: RunRecord) -> ImageDataset:
     if not name:
         raise MaxlError("results.json names no dataset")
     try:
-        return load_dataset(name, config.get("data_dir"))
+        return load_dataset(name, config.get("data_dir"), image_size=config.get("image_size"))
     except OSError as error:
         raise MaxlError(f"cannot load dataset {name} ({error})") from None
 
