@@ -151,6 +151,24 @@ CASES = {
     "analysis-size-negative": Case(
         plain("--analysis-size", "-1"), "--analysis-size must be 0 (no analysis) or a number"
     ),
+    "schedule-unknown": Case(plain("--schedule", "weekly"), "invalid choice: 'weekly'"),
+    "meta-data-bad": Case(
+        plain("--meta-data", "holdout:2"), "--meta-data 'holdout:2' is not same, next or holdout:F"
+    ),
+    "neumann-terms-negative": Case(
+        plain("--neumann-terms", "-1"), "--neumann-terms must be 0 or more"
+    ),
+    "val-fraction-bad": Case(
+        plain("--val-fraction", "1.5"), "--val-fraction 1.5 is not a fraction"
+    ),
+    "val-fraction-empty": Case(
+        plain("--val-fraction", "0.001"), "--val-fraction 0.001 holds out 0 of 100 training images"
+    ),
+    "gen-optimizer-unknown": Case(plain("--gen-optimizer", "lbfgs"), "invalid choice: 'lbfgs'"),
+    "features-and-images": Case(
+        npz_args(x_train=np.zeros((40, 5), np.float32)),
+        "feature vectors need a non-empty (N, D) array in both x_train and x_test",
+    ),
     "batch-per-process": Case(
         plain("--batch-size", "100"),
         "--batch-size 100 does not split evenly over 3 processes",
