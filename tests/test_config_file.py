@@ -57,7 +57,10 @@ def test_bad_files_are_clear_errors(tmp_path, text, message):
 def test_shipped_configs_load_into_a_train_config(path):
     settings = load_experiment(path)
     methods, seeds = settings.pop("methods"), settings.pop("seeds")
+    tuning = settings.pop("tune_single", None)
     config = TrainConfig(**settings)
+    if path.stem.startswith("fashion-mnist"):  # the fair protocol: single tuned first
+        assert tuning is not None and {"lr", "momentum"} <= set(tuning.grid)
     assert set(methods) <= {"single", "random", "kmeans", "human", "maxl"} and len(seeds) >= 3
     if config.dataset == "cifar100":
         assert (config.primary_level, config.aux_level) in {

@@ -167,7 +167,7 @@ CASES = {
     "gen-optimizer-unknown": Case(plain("--gen-optimizer", "lbfgs"), "invalid choice: 'lbfgs'"),
     "features-and-images": Case(
         npz_args(x_train=np.zeros((40, 5), np.float32)),
-        "feature vectors need a non-empty (N, D) array in both x_train and x_test",
+        "x_train has shape (40, 5) (feature vectors) but x_test has shape (10, 8, 8)",
     ),
     "batch-per-process": Case(
         plain("--batch-size", "100"),

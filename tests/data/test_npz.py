@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from maxl.data import load_dataset
+from maxl.data import channel_stats, load_dataset, to_float
 from maxl.errors import MaxlError
 
 RNG = np.random.default_rng(0)
@@ -223,3 +223,22 @@ def test_relative_path_found_in_data_dir(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path.parent)
     ds = load_dataset("npz:data.npz", data_dir=tmp_path)
     assert len(ds.x_train) == 6
+
+
+def test_two_dimensional_arrays_are_float_feature_vectors(tmp_path):
+    data = arrays(shape=(5,))
+    data["x_train"] = data["x_train"].astype(np.float64) * 0.5
+    ds = load(save(tmp_path, **data))
+    assert ds.is_features and ds.x_train.dtype == torch.float32 and ds.x_train.shape == (6, 5)
+    assert torch.equal(ds.x_train, torch.tensor(data["x_train"], dtype=torch.float32))
+    assert torch.equal(ds.x_test, torch.tensor(data["x_test"], dtype=torch.float32))
+
+
+def test_features_are_standardised_per_feature():
+    x = torch.tensor([[1.0, 10.0], [3.0, 10.0], [5.0, 10.0]])
+    mean, std = channel_stats(x)
+    assert mean.tolist() == [3.0, 10.0]
+    assert std[0].item() == pytest.approx((8 / 3) ** 0.5) and std[1].item() == pytest.approx(1e-6)
+    got = to_float(x, mean, std)
+    assert got[:, 1].abs().max() == 0
+    assert got[:, 0].tolist() == pytest.approx((torch.tensor([-2.0, 0.0, 2.0]) / std[0]).tolist())

@@ -139,3 +139,14 @@ def test_build_method_and_cli_options() -> None:
     assert len(method.reconstruction_losses) == 1
     labels = method.targets(None, None, torch.arange(len(task.y_train)))
     assert torch.equal(labels // 2, task.y_train)  # ψ = [2] * 10: block of class i is 2i, 2i+1
+
+
+def test_feature_vectors_are_clustered_as_they_are() -> None:
+    """Feature vectors [N, D] skip the autoencoder: planted prototypes are recovered from the
+    standardised features themselves."""
+    images, primary, prototype = prototype_images((1, 8, 8), per_prototype=6)
+    features = images.flatten(1).float() * 3.0 - 100.0  # any scale and offset
+    method = KMeansLabels(features, primary, Hierarchy(PSI), CPU, seed=0)
+    labels = method.targets(None, None, torch.arange(len(features)))
+    assert_partition_matches(labels, primary, prototype)
+    assert method.reconstruction_losses == []

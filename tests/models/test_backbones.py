@@ -213,7 +213,7 @@ def test_functional_call_second_order_grad_small_cnn() -> None:
 
 
 def test_backbone_names() -> None:
-    assert BACKBONE_NAMES == ("small-cnn", "vgg16", "resnet18")
+    assert BACKBONE_NAMES == ("small-cnn", "vgg16", "resnet18", "mlp")
 
 
 @pytest.mark.parametrize(
@@ -232,7 +232,7 @@ def test_build_backbone_returns_fresh_instances(name: str, cls: type[nn.Module])
 def test_unknown_backbone() -> None:
     with pytest.raises(MaxlError) as info:
         build_backbone("x", 3)
-    assert str(info.value) == "unknown backbone 'x'; choose one of small-cnn, vgg16, resnet18"
+    assert str(info.value) == "unknown backbone 'x'; choose one of small-cnn, vgg16, resnet18, mlp"
 
 
 @pytest.mark.parametrize("in_channels", [0, -1])
@@ -255,3 +255,12 @@ def test_too_small_images_are_a_clear_error(cls: type[nn.Module], size: int) -> 
 def test_flat_input_is_a_clear_error() -> None:
     with pytest.raises(MaxlError, match=r"\[N, C, H, W\]"):
         SmallCNN(1)(torch.randn(2, 64))
+
+
+def test_mlp_maps_vectors_and_flattened_images_to_features() -> None:
+    torch.manual_seed(0)
+    mlp = build_backbone("mlp", 12)
+    assert mlp(torch.randn(5, 12)).shape == (5, mlp.feature_dim) == (5, 256)
+    assert mlp(torch.randn(5, 3, 2, 2)).shape == (5, 256)  # 3·2·2 = 12 inputs
+    with pytest.raises(MaxlError, match="built for 12 input features but got 10"):
+        mlp(torch.randn(5, 10))

@@ -100,7 +100,16 @@ def _read(file: Path) -> dict[str, np.ndarray]:
 def _images(arrays: dict[str, np.ndarray], file: str | Path) -> tuple[torch.Tensor, torch.Tensor]:
     """Both image arrays as uint8 NCHW tensors; floats in [0, 1] (judged jointly) are scaled.
     2-D arrays (N, D) are feature vectors, kept as float32."""
-    if arrays["x_train"].ndim == 2 or arrays["x_test"].ndim == 2:
+    ranks = {key: arrays[key].ndim for key in ("x_train", "x_test")}
+    if list(ranks.values()).count(2) == 1:
+        flat = "x_train" if ranks["x_train"] == 2 else "x_test"
+        other = "x_test" if flat == "x_train" else "x_train"
+        raise MaxlError(
+            f"{file}: {flat} has shape {arrays[flat].shape} (feature vectors) but {other} has "
+            f"shape {arrays[other].shape}; give both splits as feature vectors (N, D) or both "
+            "as images"
+        )
+    if 2 in ranks.values():
         return _features(arrays, file)
     xs = [_to_nchw(arrays[k], k, file) for k in ("x_train", "x_test")]
     floats = [x for x in xs if np.issubdtype(x.dtype, np.floating)]
@@ -131,11 +140,8 @@ def _features(arrays: dict[str, np.ndarray], file: str | Path) -> tuple[torch.Te
     out = []
     for key in ("x_train", "x_test"):
         x = arrays[key]
-        if x.ndim != 2 or len(x) == 0:
-            raise MaxlError(
-                f"{file}: {key} has shape {x.shape}; feature vectors need a non-empty (N, D) "
-                "array in both x_train and x_test (or give both as images)"
-            )
+        if len(x) == 0:
+            raise MaxlError(f"{file}: {key} is empty; give at least one feature vector")
         if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
             raise MaxlError(f"{file}: {key} has dtype {x.dtype}; features must be numbers")
         if not np.isfinite(x).all():
