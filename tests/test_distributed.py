@@ -31,9 +31,13 @@ def relative_difference(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a - b).norm() / b.norm().clamp_min(1e-30))
 
 
-def test_torchrun_two_processes_equal_one_process_on_the_global_batch(tmp_path):
+@pytest.mark.parametrize(("schedule", "meta_data"), [("epochs", "same"), ("batches", "next")])
+def test_torchrun_two_processes_equal_one_process_on_the_global_batch(
+    tmp_path, schedule, meta_data
+):
     """2 gloo processes with --sync-bn against 1 process with the same global batch: both
-    networks' parameters agree to 1e-5 relative after a few iterations (exact hypergradient)."""
+    networks' parameters agree to 1e-5 relative after a few iterations (exact hypergradient),
+    with the paper's schedule and with the fused one (its meta batch the next batch)."""
     options = {
         "dataset": "digits",
         "method": "maxl",
@@ -43,9 +47,12 @@ def test_torchrun_two_processes_equal_one_process_on_the_global_batch(tmp_path):
         "epochs": 1,
         "gen_lr": 0.1,  # the generator must move well beyond the tolerance
         "device": "cpu",
+        "schedule": schedule,
+        "meta_data": meta_data,
     }
     args = ["--dataset", "digits", "--method", "maxl", "--psi", "2", "--train-size", "160"]
     args += ["--batch-size", "40", "--epochs", "1", "--gen-lr", "0.1", "--device", "cpu"]
+    args += ["--schedule", schedule, "--meta-data", meta_data]
     two = tmp_path / "two"
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
     command += ["--nproc_per_node=2", "-m", "maxl", "train", *args, "--sync-bn"]

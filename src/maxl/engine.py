@@ -455,7 +455,9 @@ def multi_task_pass(
             precision=precision,
             where=f"epoch {epoch}, step {index + 1}",
             ranks=run.ranks,
-            meta=meta_batch(run, progress.batches, index, key=2 * epoch),
+            meta=None
+            if run.method.separate_pass  # its meta batches belong to the generator pass
+            else meta_batch(run, progress.batches, index, key=2 * epoch),
         )
         progress.totals += losses.double()
         progress.done = index + 1
