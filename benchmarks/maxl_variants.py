@@ -27,7 +27,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from maxl.compare import format_table, run_compare, run_or_reuse, sample_std, seeds_won, summarise
+from maxl.compare import (
+    comparable,
+    format_table,
+    run_compare,
+    run_or_reuse,
+    sample_std,
+    seeds_won,
+    summarise,
+)
 from maxl.config import TrainConfig
 from maxl.config_file import load_experiment
 from maxl.records import prepare_out_dir, write_atomic
@@ -66,6 +74,16 @@ def label_movement(run_dir: Path) -> dict[str, float]:
     }
 
 
+def finished(config: TrainConfig) -> bool:
+    """Does config.out hold the results of this very configuration?"""
+    assert config.out is not None
+    path = config.out / "results.json"
+    if not path.is_file():
+        return False
+    saved = json.loads(path.read_text()).get("config", {})
+    return comparable(saved) == comparable(config.to_json())
+
+
 def mean_of(values: list[float]) -> str:
     return f"{statistics.fmean(values):.6f}" if values else ""
 
@@ -84,6 +102,11 @@ def main() -> None:
     parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated")
     parser.add_argument("--seeds", default=None, help="comma-separated (default: the file's)")
     parser.add_argument("--base-methods", default=None, help="comma-separated (default: file's)")
+    parser.add_argument(
+        "--finished-only",
+        action="store_true",
+        help="train no variant: table those whose runs have all finished (a partial result)",
+    )
     args = parser.parse_args()
 
     settings = load_experiment(args.config)
@@ -105,17 +128,33 @@ def main() -> None:
         raise SystemExit(f"unknown variant(s) {unknown}; choose from {', '.join(VARIANTS)}")
     accuracy: dict[str, dict[str, dict[int, float]]] = {n: {} for n in names}
     for name in names:  # variant by variant, so that a stopped script leaves whole variants
-        for seed in seeds:
-            overrides, variant_methods = VARIANTS[name]
-            for method in variant_methods:
-                folder = args.out / ("base" if not overrides and method in methods else name)
-                out = prepare_out_dir(folder) / f"{method}-seed{seed}"
-                config = dataclasses.replace(
-                    base, **chosen, **overrides, method=method, seed=seed, out=out
-                )
-                print(f"variant {name}:")
-                result = run_or_reuse(config, print)
-                accuracy[name].setdefault(method, {})[seed] = float(result["test_accuracy"])
+        overrides, variant_methods = VARIANTS[name]
+        configs = [
+            dataclasses.replace(
+                base,
+                **chosen,
+                **overrides,
+                method=method,
+                seed=seed,
+                out=args.out
+                / ("base" if not overrides and method in methods else name)
+                / f"{method}-seed{seed}",
+            )
+            for seed in seeds
+            for method in variant_methods
+        ]
+        if args.finished_only and not all(finished(config) for config in configs):
+            print(f"variant {name}: not finished, left out")
+            continue
+        for config in configs:
+            assert config.out is not None
+            prepare_out_dir(config.out.parent)
+            print(f"variant {name}:")
+            result = run_or_reuse(config, print)
+            accuracy[name].setdefault(config.method, {})[config.seed] = float(
+                result["test_accuracy"]
+            )
+    names = [name for name in names if accuracy[name]]
 
     rows, table = [], []
     for name in names:

@@ -103,3 +103,16 @@ def test_a_longer_comparison_continues_each_run_from_its_checkpoint(tmp_path, ca
     assert extended["epochs"] == 2
     assert extended["test_accuracy"] == direct["test_accuracy"]
     assert extended["final_train_loss"] == direct["final_train_loss"]
+
+
+def test_a_run_saved_before_newer_settings_existed_is_still_reused():
+    """A results.json without image_size (added later, no effect on such a run) matches; one
+    without schedule (which changed what a run computes) does not."""
+    from maxl.compare import comparable
+    from maxl.config import TrainConfig
+
+    now = TrainConfig(dataset="digits").to_json()
+    older = {k: v for k, v in now.items() if k not in ("image_size", "tensorboard")}
+    assert comparable(older) == comparable(now)
+    before_schedules = {k: v for k, v in now.items() if k != "schedule"}
+    assert comparable(before_schedules) != comparable(now)

@@ -119,10 +119,15 @@ def runnable_methods(base: TrainConfig, methods: Sequence[str]) -> tuple[list[st
     return [m for m in methods if m != "human"], [note]
 
 
+# Settings newer than some finished runs, with the value those runs had in effect: a run saved
+# before image_size existed read no image folder, so it used none.
+ADDED_LATER = {"image_size": None}
+
+
 def comparable(config: dict[str, Any]) -> dict[str, Any]:
     """The fields of a run's config that decide its result."""
     ignored = ("out", "progress", "device", "resume", "tensorboard")
-    return {k: v for k, v in config.items() if k not in ignored}
+    return {k: v for k, v in {**ADDED_LATER, **config}.items() if k not in ignored}
 
 
 def default_compare_dir(base: TrainConfig) -> Path:
