@@ -32,13 +32,13 @@ from maxl.compare import (
     format_table,
     run_compare,
     run_or_reuse,
-    sample_std,
     seeds_won,
     summarise,
 )
 from maxl.config import TrainConfig
 from maxl.config_file import load_experiment
 from maxl.records import prepare_out_dir, write_atomic
+from maxl.tuning import sample_std
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from label_drift import untrained_labels  # a sibling script

@@ -27,7 +27,14 @@ from maxl.errors import MaxlError
 from maxl.methods import METHOD_NAMES
 from maxl.records import prepare_out_dir, write_atomic
 from maxl.task import resolve_task
-from maxl.tuning import Tuning, TuningResult, tune_single, tuning_section, write_tuning_csv
+from maxl.tuning import (
+    Tuning,
+    TuningResult,
+    sample_std,
+    tune_single,
+    tuning_section,
+    write_tuning_csv,
+)
 
 Log = Callable[[str], None]
 SUMMARY_COLUMNS = (
@@ -79,14 +86,6 @@ class MethodSummary:
     @property
     def std_random_gain(self) -> float | None:
         return sample_std(self.random_gains)
-
-
-def sample_std(by_seed: dict[int, float]) -> float | None:
-    """Sample standard deviation over seeds; 0 for one value, None for none."""
-    values = list(by_seed.values())
-    if not values:
-        return None
-    return statistics.stdev(values) if len(values) > 1 else 0.0
 
 
 def seeds_won(gains: dict[int, float]) -> int:

@@ -32,6 +32,14 @@ NOT_TUNED = ("method", "seed", "out", "resume", "progress", "device", "data_dir"
 CONVERGENCE_EPOCHS = 3  # the rise of validation accuracy over this many last epochs is reported
 
 
+def sample_std(by_seed: dict[int, float]) -> float | None:
+    """Sample standard deviation over seeds; 0 for one value, None for none."""
+    values = list(by_seed.values())
+    if not values:
+        return None
+    return statistics.stdev(values) if len(values) > 1 else 0.0
+
+
 @dataclass(frozen=True)
 class Tuning:
     """The grid to search (setting -> values) and the validation share of the training images."""
@@ -63,8 +71,7 @@ class TuningPoint:
 
     @property
     def std(self) -> float:
-        values = list(self.val_accuracies.values())
-        return statistics.stdev(values) if len(values) > 1 else 0.0
+        return sample_std(self.val_accuracies) or 0.0
 
     @property
     def late_rise(self) -> float:
