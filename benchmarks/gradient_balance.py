@@ -19,10 +19,11 @@ from pathlib import Path
 import torch
 
 from maxl.analysis.metrics import gradient_cosine
+from maxl.build import build_run
 from maxl.config import TrainConfig
 from maxl.config_file import load_experiment
 from maxl.data.batches import to_float
-from maxl.engine import Run, build_run, train_epoch
+from maxl.engine import Run, train_epoch
 from maxl.hypergrad import generator_hypergradient
 
 

@@ -19,7 +19,8 @@ import time
 import torch
 
 from maxl import Hierarchy, focal_loss, generator_hypergradient
-from maxl.models import LabelGenerator, MultiTaskNet, build_backbone
+from maxl.build.backbones import build_backbone
+from maxl.models import LabelGenerator, MultiTaskNet
 
 
 def shape_arguments(description: str) -> argparse.Namespace:

@@ -20,7 +20,7 @@ import torch
 from hypergrad_pieces import shape_arguments  # this folder is on sys.path when run
 
 from maxl.bench import BenchConfig, random_dataset, train_config
-from maxl.engine import assemble_run
+from maxl.build import assemble_run
 from maxl.hypergrad import MetaProblem, hypergradient_of
 from maxl.hypergrad.common import batch_statistics, zeros_for_unused
 from maxl.losses import entropy_regulariser, focal_loss

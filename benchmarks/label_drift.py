@@ -24,11 +24,11 @@ import torch
 
 from maxl.analysis.metrics import mean_label_entropy, nmi_within_groups
 from maxl.analysis.probe import analysis_rows, label_distributions
-from maxl.config import TrainConfig
-from maxl.config_file import convert_value
+from maxl.build import assemble_run
+from maxl.build.datasets import load_dataset
+from maxl.config import TrainConfig, convert_value
 from maxl.data.batches import to_float
-from maxl.data.dataset import load_dataset
-from maxl.engine import Run, assemble_run
+from maxl.engine import Run
 
 
 def untrained_labels(run_dir: Path) -> tuple[TrainConfig, torch.Tensor, torch.Tensor]:

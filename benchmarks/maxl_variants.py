@@ -38,7 +38,7 @@ from maxl.compare import (
 from maxl.config import TrainConfig
 from maxl.config_file import load_experiment
 from maxl.records import prepare_out_dir, write_atomic
-from maxl.tuning import sample_std
+from maxl.summaries import sample_std
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from label_drift import untrained_labels  # a sibling script

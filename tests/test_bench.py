@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from maxl.bench import VARIANTS, BenchConfig, format_table, random_dataset, train_config
+from maxl.build import assemble_run
 from maxl.cli import main
-from maxl.engine import assemble_run
 
 
 def test_json_has_every_variant_with_time_and_memory(capsys):

@@ -17,10 +17,10 @@ import pytest
 import torch
 
 import maxl.engine
+from maxl.build import train
 from maxl.checkpoint import save_checkpoint
 from maxl.cli import main
 from maxl.config import TrainConfig
-from maxl.engine import train
 from maxl.interrupt import Interrupted
 from maxl.methods.maxl import MetaLabels
 

@@ -12,10 +12,11 @@ import torch
 import torch.multiprocessing as mp
 from distributed_helpers import check_against_one_process
 
+from maxl.build import build_run, train
 from maxl.cli import main
 from maxl.config import TrainConfig
 from maxl.distributed import Ranks
-from maxl.engine import build_run, epoch_batches, train
+from maxl.engine import epoch_batches
 
 pytestmark = pytest.mark.skipif(
     not torch.distributed.is_available() or not torch.distributed.is_gloo_available(),

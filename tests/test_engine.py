@@ -4,8 +4,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from maxl.build import build_run, train
 from maxl.config import TrainConfig
-from maxl.engine import build_run, train
 
 
 def digits_config(tmp_path: Path, **changes) -> TrainConfig:

@@ -12,8 +12,9 @@ import pytest
 import torch
 
 import maxl
+from maxl.build import build_run, train
 from maxl.config import TrainConfig
-from maxl.engine import build_run, epoch_batches, meta_rows, train, train_epoch
+from maxl.engine import epoch_batches, meta_rows, train_epoch
 from maxl.methods.maxl import MetaLabels
 
 

@@ -7,10 +7,10 @@ import pytest
 import torch
 
 import maxl
+from maxl.build import train
+from maxl.build.datasets import load_dataset
 from maxl.config import TrainConfig
 from maxl.data.batches import channel_stats, to_float
-from maxl.data.dataset import load_dataset
-from maxl.engine import train
 from maxl.hierarchy import Hierarchy
 from maxl.models import LabelGenerator, MultiTaskNet
 from maxl.models.small_cnn import SmallCNN

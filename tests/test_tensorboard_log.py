@@ -8,8 +8,8 @@ import json
 
 import pytest
 
+from maxl.build import train
 from maxl.config import TrainConfig
-from maxl.engine import train
 from maxl.errors import MaxlError
 from maxl.tensorboard_log import TensorBoardLog
 

@@ -1,7 +1,9 @@
 """maxl: Meta AuXiliary Learning, auxiliary labels learned by a meta-gradient for any classifier."""
 
 from maxl.api import FitResult, fit
+from maxl.callbacks import Callback
 from maxl.errors import MaxlError
+from maxl.fit_state import FitState
 from maxl.hierarchy import Hierarchy, hierarchy_from_labels, mask_softmax
 from maxl.hypergrad import generator_hypergradient
 from maxl.labeler import MetaLabeler
@@ -11,7 +13,9 @@ from maxl.models import LabelGenerator, MultiTaskNet
 
 __all__ = [
     "AuxiliaryLabels",
+    "Callback",
     "FitResult",
+    "FitState",
     "Hierarchy",
     "LabelGenerator",
     "MaxlError",

@@ -15,8 +15,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from maxl.config import TrainConfig
-from maxl.config_file import convert_value
+from maxl.build import default_out_dir
+from maxl.build import train as train_run
+from maxl.callbacks import Callback
+from maxl.config import TrainConfig, convert_value
 from maxl.data.dataset import ImageDataset
 from maxl.data.npz import dataset_from_arrays
 from maxl.errors import MaxlError
@@ -43,6 +45,7 @@ def fit(
     method: str = "maxl",
     out: str | Path | None = None,
     log: Callable[[str], None] | None = None,
+    callbacks: Sequence[Callback] = (),
     **options: Any,
 ) -> FitResult:
     """Train `method` with `backbone` as the shared trunk of both networks on `train`, test on
@@ -53,16 +56,13 @@ def fit(
     returns a fresh one, called once per network under the run's seed. train/test: tensors
     (x, y) or (x, y, fine), or a torch Dataset of such tuples; x images [N, C, H, W] (uint8, or
     float in 0..1 or 0..255) or feature vectors [N, D] (float). `fine` gives method="human" its
-    labels and ψ.
+    labels and ψ. `callbacks` (maxl.Callback) run at each epoch's end after the built-in ones.
     """
     config = fit_config(method, psi, out, options)
     dataset = as_dataset(train, test)
     factory = backbone_factory(backbone, dataset.x_train[:2])
-    from maxl.engine import default_out_dir
-    from maxl.engine import train as train_run
-
     config = dataclasses.replace(config, out=config.out or default_out_dir(config))
-    results = train_run(config, log, dataset=dataset, backbone=factory)
+    results = train_run(config, log, dataset=dataset, backbone=factory, callbacks=callbacks)
     assert config.out is not None
     return FitResult(float(results["test_accuracy"]), Path(config.out), results)
 

@@ -26,9 +26,10 @@ from pathlib import Path
 
 import torch
 
+from maxl.build import assemble_run, check_config, resolve_device
 from maxl.config import TrainConfig
 from maxl.data.dataset import ImageDataset
-from maxl.engine import Run, assemble_run, check_config, resolve_device
+from maxl.engine import Run
 from maxl.errors import MaxlError
 from maxl.step import precision_context, prepare_batch, train_step
 

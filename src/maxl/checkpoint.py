@@ -11,16 +11,14 @@ from __future__ import annotations
 import pickle
 import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 from maxl.config import TrainConfig
 from maxl.errors import MaxlError
+from maxl.fit_state import FitState
 from maxl.records import write_atomic
-
-if TYPE_CHECKING:
-    from maxl.engine import Run
 
 CHECKPOINT_NAME = "checkpoint.pt"
 FORMAT = 1
@@ -49,7 +47,7 @@ def fingerprint(config: TrainConfig) -> dict[str, Any]:
     return {k: v for k, v in config.to_json().items() if k not in MAY_DIFFER}
 
 
-def run_state(run: Run) -> dict[str, Any]:
+def run_state(run: FitState) -> dict[str, Any]:
     """Both networks, both optimisers and schedules, the method's own state and every RNG."""
     state_dict = getattr(run.method, "state_dict", None)
     device = run.x_train.device
@@ -66,7 +64,7 @@ def run_state(run: Run) -> dict[str, Any]:
     }
 
 
-def restore_run(run: Run, state: dict[str, Any], path: Path) -> None:
+def restore_run(run: FitState, state: dict[str, Any], path: Path) -> None:
     """Load a checkpoint's run_state into a freshly built run of the same configuration."""
     try:
         run.net.load_state_dict(state["net"])

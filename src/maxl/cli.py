@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import traceback
-from collections.abc import Sequence
+import typing
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from maxl.bench import BenchConfig
+from maxl.build import METHOD_NAMES
+from maxl.build.backbones import BACKBONE_NAMES
 from maxl.config import GEN_OPTIMIZERS, PRECISIONS, SCHEDULES, TrainConfig
 from maxl.errors import MaxlError
 from maxl.hypergrad import HYPERGRADIENT_METHODS
-from maxl.methods import METHOD_NAMES
-from maxl.models import BACKBONE_NAMES
 
 
 class Parser(argparse.ArgumentParser):
@@ -35,261 +37,55 @@ def parse_psi(text: str) -> tuple[int, ...]:
         ) from None
 
 
+def option_choices() -> dict[str, Sequence[str]]:
+    """The TrainConfig fields whose values are names, and the names each accepts."""
+    return {
+        "method": METHOD_NAMES,
+        "backbone": BACKBONE_NAMES,
+        "hypergrad": tuple(HYPERGRADIENT_METHODS),
+        "schedule": SCHEDULES,
+        "precision": PRECISIONS,
+        "gen_optimizer": GEN_OPTIMIZERS,
+    }
+
+
 def add_train_options(parser: argparse.ArgumentParser, *, per_run: bool = True) -> None:
-    """The options of one run; per_run=False leaves out --method and --seed (compare's own)."""
-    defaults = TrainConfig()
+    """One long option per TrainConfig field, typed, with the field's help and default;
+    per_run=False leaves out --method and --seed (compare's own). A flag whose default is on
+    is written --no-NAME."""
+    hints = typing.get_type_hints(TrainConfig)
+    choices = option_choices()
+    for spec in dataclasses.fields(TrainConfig):
+        name = spec.name
+        if not per_run and name in ("method", "seed"):
+            continue
+        flag, help_text = "--" + name.replace("_", "-"), spec.metadata["help"]
+        if hints[name] is bool:
+            negated = spec.default is True
+            parser.add_argument(
+                f"--no-{name.replace('_', '-')}" if negated else flag,
+                dest=name,
+                action="store_false" if negated else "store_true",
+                help=help_text,
+            )
+            continue
+        if spec.default is not None and "default" not in help_text:
+            help_text += " (default: %(default)s)"
+        parser.add_argument(
+            flag,
+            type=value_type(hints[name]),
+            default=spec.default,
+            choices=choices.get(name),
+            help=help_text,
+        )
 
-    def add(*flags: str, **kwargs: Any) -> None:
-        if per_run or flags[0] not in ("--method", "--seed"):
-            parser.add_argument(*flags, **kwargs)
 
-    add(
-        "--dataset",
-        default=defaults.dataset,
-        help="fashion-mnist, cifar10, cifar100, mnist, svhn, cinic10, digits, or npz:PATH for "
-        "your own data (default: %(default)s)",
-    )
-    add(
-        "--method",
-        default=defaults.method,
-        choices=METHOD_NAMES,
-        help="where auxiliary labels come from: none (single), a fixed random class per image "
-        "(random), k-means clusters of autoencoder codes (kmeans), the dataset's finer labels "
-        "(human) or a learned generator (maxl) (default: %(default)s)",
-    )
-    add(
-        "--primary-level",
-        default=None,
-        help="hierarchy level used as the primary task, named by its class count "
-        "(fashion-mnist: 2, 6, 10; cifar100: 3, 10, 20, 100; digits: 2, 10); default: the "
-        "dataset's usual labels",
-    )
-    add(
-        "--aux-level",
-        default=None,
-        help="finer level whose classes are the human auxiliary labels and set ψ "
-        "(default: the finest level)",
-    )
-    add(
-        "--psi",
-        type=parse_psi,
-        default=None,
-        help="auxiliary classes per primary class: one number for all, or one per class "
-        "(3,1,2); default: the human hierarchy when there is one, else 5 each",
-    )
-    add(
-        "--backbone",
-        default=defaults.backbone,
-        choices=BACKBONE_NAMES,
-        help="shared trunk of both networks (default: %(default)s; vgg16 is the paper's)",
-    )
-    add(
-        "--hypergrad",
-        default=defaults.hypergrad,
-        choices=tuple(HYPERGRADIENT_METHODS),
-        help="generator gradient: exact second order, the first-order central difference, or "
-        "implicit (the implicit function theorem, Neumann series) (default: %(default)s)",
-    )
-    add(
-        "--neumann-terms",
-        type=int,
-        default=defaults.neumann_terms,
-        help="--hypergrad implicit: Hessian-vector products J of the Neumann series; 0 is the "
-        "one-step formula at θ (default: %(default)s)",
-    )
-    add(
-        "--schedule",
-        default=defaults.schedule,
-        choices=SCHEDULES,
-        help="epochs (the paper's): every epoch a pass of multi-task steps, then a pass of "
-        "generator steps; batches: per batch the multi-task step, then a generator step that "
-        "reuses its work (default: %(default)s)",
-    )
-    add(
-        "--meta-data",
-        default=defaults.meta_data,
-        help="the batch of MAXL's meta objective: same (the inner step's, the paper's), next "
-        "(another training batch), or holdout:F (a seeded fraction F of the training images, "
-        "used only for the meta objective) (default: %(default)s)",
-    )
-    add(
-        "--meta-every",
-        type=int,
-        default=defaults.meta_every,
-        help="train the generator on every K-th iteration (or batch of the generator pass) "
-        "only; 1 is the paper's "
-        "(default: %(default)s)",
-    )
-    add(
-        "--precision",
-        default=defaults.precision,
-        choices=PRECISIONS,
-        help="bf16: bfloat16 autocast where the device supports it (default: %(default)s)",
-    )
-    add("--epochs", type=int, default=defaults.epochs, help="default: %(default)s")
-    add(
-        "--eval-every",
-        type=int,
-        default=defaults.eval_every,
-        help="evaluate on the test set every this many epochs, and after the last "
-        "(default: %(default)s)",
-    )
-    add(
-        "--analysis-size",
-        type=int,
-        default=defaults.analysis_size,
-        help="training images on which each epoch measures the gradient cosine and the "
-        "auxiliary labels' entropy, usage and NMI with human labels; 0 turns it off "
-        "(default: %(default)s)",
-    )
-    add("--batch-size", type=int, default=defaults.batch_size, help="default: %(default)s")
-    add(
-        "--lr",
-        type=float,
-        default=defaults.lr,
-        help="multi-task SGD learning rate, also the meta step size α (default: %(default)s)",
-    )
-    add(
-        "--momentum",
-        type=float,
-        default=defaults.momentum,
-        help="multi-task SGD momentum (default: %(default)s, as in the paper)",
-    )
-    add(
-        "--gen-optimizer",
-        default=defaults.gen_optimizer,
-        choices=GEN_OPTIMIZERS,
-        help="the generator's optimiser: sgd (the paper's) or adam (default: %(default)s)",
-    )
-    add(
-        "--gen-lr",
-        type=float,
-        default=defaults.gen_lr,
-        help="generator learning rate (default: %(default)s)",
-    )
-    add(
-        "--gen-momentum",
-        type=float,
-        default=defaults.gen_momentum,
-        help="generator SGD momentum; with adam its β₁ when above 0, else 0.9 "
-        "(default: %(default)s)",
-    )
-    add(
-        "--gen-weight-decay",
-        type=float,
-        default=defaults.gen_weight_decay,
-        help="generator weight decay (default: %(default)s)",
-    )
-    add(
-        "--lr-step",
-        type=int,
-        default=defaults.lr_step,
-        help="multiply both learning rates by --lr-gamma every this many epochs "
-        "(default: %(default)s)",
-    )
-    add("--lr-gamma", type=float, default=defaults.lr_gamma, help="default: %(default)s")
-    add(
-        "--aux-weight",
-        type=float,
-        default=defaults.aux_weight,
-        help="weight of the auxiliary loss (default: %(default)s)",
-    )
-    add(
-        "--entropy-weight",
-        type=float,
-        default=defaults.entropy_weight,
-        help="weight λ of the generator's entropy regulariser (default: %(default)s)",
-    )
-    add(
-        "--focal-gamma",
-        type=float,
-        default=defaults.focal_gamma,
-        help="focal-loss γ; 0 is cross-entropy (default: %(default)s)",
-    )
-    add(
-        "--kmeans-epochs",
-        type=int,
-        default=defaults.kmeans_epochs,
-        help="epochs of the kmeans method's autoencoder (default: %(default)s)",
-    )
-    add(
-        "--kmeans-code-dim",
-        type=int,
-        default=defaults.kmeans_code_dim,
-        help="size of the autoencoder codes that kmeans clusters (default: %(default)s)",
-    )
-    add(
-        "--no-augment", dest="augment", action="store_false", help="turn off random crops and flips"
-    )
-    add(
-        "--crop-pad",
-        type=int,
-        default=None,
-        help="zero padding of the random crop (default: image size / 8)",
-    )
-    add(
-        "--train-size",
-        type=int,
-        default=None,
-        help="train on a random subset of this many images, chosen by --seed (default: all)",
-    )
-    add(
-        "--val-fraction",
-        type=float,
-        default=defaults.val_fraction,
-        help="hold out this seeded fraction of the training images as a validation split, "
-        "scored every epoch as val_accuracy (default: %(default)s: none)",
-    )
-    add(
-        "--seed",
-        type=int,
-        default=defaults.seed,
-        help="seeds the subset, initialisation, shuffling and augmentation (default: %(default)s)",
-    )
-    add(
-        "--device",
-        default=defaults.device,
-        help="cpu, cuda, cuda:1, ...; auto picks CUDA when available (default: %(default)s)",
-    )
-    add(
-        "--data-dir",
-        type=Path,
-        default=None,
-        help="folder with the dataset's files (else $MAXL_DATA, system folders, the cache)",
-    )
-    add(
-        "--out",
-        type=Path,
-        default=None,
-        help="output folder for metrics.jsonl and results.json "
-        "(default: runs/DATASET-METHOD-seedSEED)",
-    )
-    add("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
-    add(
-        "--tensorboard",
-        action="store_true",
-        help="also write every per-epoch metric to OUT/tensorboard/ (needs pip install "
-        "'maxl[tensorboard]')",
-    )
-    add(
-        "--image-size",
-        type=int,
-        default=None,
-        help="folder:PATH datasets: resize every image to this square size (default: the "
-        "size of the first image)",
-    )
-    add(
-        "--resume",
-        action="store_true",
-        help="continue the run in --out from its checkpoint (written every epoch and on Ctrl-C); "
-        "the settings must match, except --epochs, --eval-every, --device, --data-dir",
-    )
-    add(
-        "--sync-bn",
-        action="store_true",
-        help="under torchrun: BatchNorm statistics over the global batch, so N processes "
-        "compute what one process computes on the whole batch",
-    )
+def value_type(hint: Any) -> Callable[[str], Any]:
+    """How the command line's text becomes a field's value: ψ's list, else the field's type."""
+    kinds = [kind for kind in typing.get_args(hint) or (hint,) if kind is not type(None)]
+    if typing.get_origin(kinds[0]) is tuple:
+        return parse_psi
+    return kinds[0]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -489,8 +285,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exit_.code or 0)
     try:
         if args.command == "train":
+            from maxl.build import default_out_dir, train
             from maxl.checkpoint import refuse_to_overwrite
-            from maxl.engine import default_out_dir, train
 
             config = config_from_args(args)
             if not config.resume:  # a forgotten --resume must not throw away a stopped run

@@ -17,20 +17,21 @@ import io
 import json
 import statistics
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from maxl.build import METHOD_NAMES, default_out_dir, train
+from maxl.build.datasets import load_dataset
+from maxl.checkpoint import checkpoint_path, load_checkpoint
 from maxl.config import TrainConfig
-from maxl.data.dataset import load_dataset
 from maxl.errors import MaxlError
-from maxl.methods import METHOD_NAMES
 from maxl.records import prepare_out_dir, write_atomic
+from maxl.summaries import MethodSummary, sample_std, seeds_won
 from maxl.task import resolve_task
 from maxl.tuning import (
+    TrainFn,
     Tuning,
     TuningResult,
-    sample_std,
     tune_single,
     tuning_section,
     write_tuning_csv,
@@ -50,47 +51,6 @@ SUMMARY_COLUMNS = (
     "seeds_won_over_single",
     "seeds_won_over_random",
 )
-
-
-@dataclass(frozen=True)
-class MethodSummary:
-    """One method's primary test accuracies (fractions) by seed, and their gain over single."""
-
-    method: str
-    accuracies: dict[int, float]
-    gains: dict[int, float]  # seed -> accuracy − single's accuracy on that seed
-    random_gains: dict[int, float] = dataclasses.field(default_factory=dict)  # − random's
-
-    @property
-    def mean(self) -> float:
-        return statistics.fmean(self.accuracies.values())
-
-    @property
-    def std(self) -> float:
-        """Sample standard deviation over seeds (0 for a single run)."""
-        values = list(self.accuracies.values())
-        return statistics.stdev(values) if len(values) > 1 else 0.0
-
-    @property
-    def mean_gain(self) -> float | None:
-        return statistics.fmean(self.gains.values()) if self.gains else None
-
-    @property
-    def std_gain(self) -> float | None:
-        return sample_std(self.gains)
-
-    @property
-    def mean_random_gain(self) -> float | None:
-        return statistics.fmean(self.random_gains.values()) if self.random_gains else None
-
-    @property
-    def std_random_gain(self) -> float | None:
-        return sample_std(self.random_gains)
-
-
-def seeds_won(gains: dict[int, float]) -> int:
-    """Seeds on which the paired gain is above zero."""
-    return sum(gain > 0 for gain in gains.values())
 
 
 def check_methods(methods: Sequence[str]) -> list[str]:
@@ -131,17 +91,12 @@ def comparable(config: dict[str, Any]) -> dict[str, Any]:
 
 def default_compare_dir(base: TrainConfig) -> Path:
     """runs/compare-DATASET, named like the single runs' default folders."""
-    from maxl.engine import default_out_dir
-
     return Path("runs") / f"compare-{default_out_dir(base).name.rsplit('-', 2)[0]}"
 
 
 def run_or_reuse(config: TrainConfig, log: Log) -> dict[str, Any]:
     """Train `config`, unless its folder already has results of the very same configuration;
     a run killed part-way continues from its checkpoint when that has the same settings."""
-    from maxl.checkpoint import checkpoint_path, load_checkpoint
-    from maxl.engine import train
-
     assert config.out is not None
     previous = config.out / "results.json"
     if previous.is_file():
@@ -170,13 +125,16 @@ def run_compare(
     out: Path,
     log: Log = print,
     tuning: Tuning | None = None,
+    train_fn: TrainFn | None = None,
 ) -> tuple[list[MethodSummary], list[str], TuningResult | None]:
     """Tune single first when `tuning` is given (every method then trains with the chosen
-    setting), train every method with every seed (seed-major), then write the summary files."""
+    setting), train every method with every seed (seed-major), then write the summary files.
+    Each run goes through `train_fn` (default: train, or reuse a finished run)."""
+    train_fn = train_fn or run_or_reuse
     methods, notes = prepare_comparison(base, methods, seeds, out, log)
     tuned = None
     if tuning is not None:
-        tuned = tune_single(base, tuning, seeds, out / "tune", run_or_reuse, log)
+        tuned = tune_single(base, tuning, seeds, out / "tune", train_fn, log)
         base = dataclasses.replace(base, **tuned.best.settings)
         log(f"single tuned on validation: {tuned.best.label()}")
     accuracies: dict[str, dict[int, float]] = {m: {} for m in methods}
@@ -185,7 +143,7 @@ def run_compare(
             config = dataclasses.replace(
                 base, method=method, seed=seed, out=out / f"{method}-seed{seed}"
             )
-            accuracies[method][seed] = float(run_or_reuse(config, log)["test_accuracy"])
+            accuracies[method][seed] = float(train_fn(config, log)["test_accuracy"])
     summaries = summarise(accuracies)
     write_summary(out, base, summaries, notes, list(seeds), tuned)
     return summaries, notes, tuned

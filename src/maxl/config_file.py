@@ -8,12 +8,11 @@ the fix instead of deep inside a run.
 from __future__ import annotations
 
 import dataclasses
-import types
 import typing
 from pathlib import Path
 from typing import Any
 
-from maxl.config import TrainConfig
+from maxl.config import TrainConfig, convert_value
 from maxl.errors import MaxlError
 
 COMPARE_KEYS = ("methods", "seeds", "tune_single")
@@ -70,35 +69,3 @@ def _list_of(value: Any, kind: type, path: Path, key: str) -> list[Any]:
         return [kind(str(item).strip()) for item in items]
     except ValueError:
         raise MaxlError(f"{path}: '{key}' must be a list of {kind.__name__}s") from None
-
-
-def convert_value(value: Any, hint: Any, path: Path | str, key: str) -> Any:
-    """Coerce a YAML value to the field's type: '20' and 20 both fit a level name. Errors name
-    `path`, the file or option the value came from."""
-    union = typing.get_origin(hint) in (typing.Union, types.UnionType)
-    allowed = typing.get_args(hint) if union else (hint,)
-    if value is None:
-        if type(None) in allowed:
-            return None
-        raise MaxlError(f"{path}: '{key}' needs a value")
-    kinds = [k for k in allowed if k is not type(None)]
-    kind = kinds[0]
-    origin = typing.get_origin(kind)
-    try:
-        if origin is tuple:  # ψ
-            items = value if isinstance(value, list) else [value]
-            return tuple(int(v) for v in items)
-        if kind is bool:
-            if not isinstance(value, bool):
-                raise ValueError
-            return value
-        if kind is Path:
-            return Path(str(value))
-        if kind is int and (isinstance(value, bool) or float(value) != int(value)):
-            raise ValueError
-        return kind(value)
-    except (TypeError, ValueError):
-        raise MaxlError(
-            f"{path}: '{key}' is {value!r}, which is not a {getattr(kind, '__name__', kind)}; "
-            "fix the value"
-        ) from None

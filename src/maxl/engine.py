@@ -1,8 +1,10 @@
 """The training loop: per batch a multi-task step, then the method's own step (MAXL: generator);
 with `--schedule epochs` (the paper's) the generator steps instead in a pass of their own after
 each multi-task pass. Per epoch the learning-rate schedules, a test-set (and validation)
-evaluation, the analysis of the auxiliary labels and gradients (maxl.analysis), a metrics
-record and a checkpoint.
+evaluation, the callbacks (the analysis, loggers), a metrics record and a checkpoint.
+
+The engine works on built objects (a `Run`); names and configuration files become objects in
+maxl.build, which calls it.
 
 Under torchrun (WORLD_SIZE > 1) every rank draws the same global batch and trains on its equal
 shard (DDP for the multi-task step, reduced hypergradients, global BatchNorm with --sync-bn);
@@ -10,9 +12,8 @@ only rank 0 writes files and shows progress."""
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,41 +22,21 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from maxl.analysis.label_table import LABEL_TABLE_NAME, write_label_table
-from maxl.analysis.probe import analysis_rows, measure
-from maxl.checkpoint import (
-    checkpoint_path,
-    fingerprint,
-    load_checkpoint,
-    restore_run,
-    run_state,
-    save_checkpoint,
-)
-from maxl.config import GEN_OPTIMIZERS, SCHEDULES, TrainConfig, parse_meta_data
-from maxl.data.batches import batch_indices, channel_stats, to_float
-from maxl.data.dataset import ImageDataset, load_dataset
-from maxl.distributed import (
-    Ranks,
-    data_parallel,
-    launched_world_size,
-    local_device,
-    process_group,
-)
-from maxl.errors import MaxlError
-from maxl.global_batch_norm import to_global_batch_norm
+from maxl.callbacks import Callback
+from maxl.checkpoint import checkpoint_path, fingerprint, restore_run, run_state, save_checkpoint
+from maxl.config import TrainConfig
+from maxl.data.batches import batch_indices, to_float
+from maxl.distributed import Ranks
 from maxl.hierarchy import Hierarchy
-from maxl.hypergrad import HYPERGRADIENT_METHODS
 from maxl.interrupt import Interrupted, StepBoundaryInterrupts
 from maxl.losses import focal_loss
-from maxl.methods import AuxiliaryLabels, build_method
-from maxl.models import MultiTaskNet, build_backbone
-from maxl.records import prepare_out_dir, write_json_atomic, write_jsonl_atomic
+from maxl.methods.base import AuxiliaryLabels
+from maxl.models.multitask import MultiTaskNet
+from maxl.records import write_json_atomic, write_jsonl_atomic
 from maxl.step import NonFiniteLoss, precision_context, prepare_batch, train_step
-from maxl.task import Task, choose_psi, resolve_task, split_rows
-from maxl.tensorboard_log import TensorBoardLog
+from maxl.task import Task
 
 Log = Callable[[str], None]
-BackboneFactory = Callable[[], tuple[nn.Module, int]]  # a fresh backbone and its feature size
 
 
 @dataclass
@@ -84,6 +65,7 @@ class Run:
     y_val: torch.Tensor | None = None
     train_rows: torch.Tensor | None = None  # rows of the multi-task steps (None: all)
     holdout_rows: torch.Tensor | None = None  # --meta-data holdout:F: rows of L_meta only
+    meta_kind: str = "same"  # where L_meta's batches come from: same, next or holdout
 
 
 @dataclass
@@ -145,179 +127,6 @@ class EpochProgress:
         )
 
 
-def resolve_device(name: str) -> torch.device:
-    """'auto' is CUDA when available, else CPU; anything else must be a device torch knows."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-        torch.empty(0, device=device)
-    except (RuntimeError, AssertionError) as error:
-        raise MaxlError(f"device {name!r} is not usable here ({error}); try --device cpu") from None
-    return device
-
-
-def default_out_dir(config: TrainConfig) -> Path:
-    dataset = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(config.dataset.removeprefix("npz:")).stem)
-    return Path("runs") / f"{dataset}-{config.method}-seed{config.seed}"
-
-
-def build_run(
-    config: TrainConfig,
-    ranks: Ranks | None = None,
-    *,
-    dataset: ImageDataset | None = None,
-    backbone: BackboneFactory | None = None,
-) -> Run:
-    """Load the data (unless given), build both networks with the seed (backbones from
-    `backbone` when given, else config.backbone), and move everything to the device; in a
-    data-parallel run (`ranks`) also shard it (see `parallelise`)."""
-    check_config(config)
-    device = local_device(resolve_device(config.device))
-    precision_context(device, config.precision)  # an unsupported precision fails before loading
-    if dataset is None:
-        dataset = load_dataset(config.dataset, config.data_dir, image_size=config.image_size)
-    run = assemble_run(config, dataset, device, backbone)
-    if ranks is not None:
-        parallelise(run, ranks)
-    return run
-
-
-def check_config(config: TrainConfig) -> None:
-    """Reject settings that no run can use, before anything is loaded."""
-    for name in ("epochs", "eval_every", "batch_size", "lr_step", "meta_every"):
-        if getattr(config, name) < 1:
-            raise MaxlError(f"--{name.replace('_', '-')} must be at least 1")
-    if config.analysis_size < 0:
-        raise MaxlError("--analysis-size must be 0 (no analysis) or a number of images")
-    if config.neumann_terms < 0:
-        raise MaxlError("--neumann-terms must be 0 or more Hessian-vector products")
-    if not 0 <= config.val_fraction < 1:
-        raise MaxlError(
-            f"--val-fraction {config.val_fraction} is not a fraction in [0, 1); give e.g. 0.1"
-        )
-    for name, value, allowed in (
-        ("schedule", config.schedule, SCHEDULES),
-        ("gen-optimizer", config.gen_optimizer, GEN_OPTIMIZERS),
-    ):
-        if value not in allowed:
-            raise MaxlError(f"unknown --{name} {value!r}; choose one of {', '.join(allowed)}")
-    try:
-        parse_meta_data(config.meta_data)
-    except ValueError:
-        raise MaxlError(
-            f"--meta-data {config.meta_data!r} is not same, next or holdout:F with F a "
-            "fraction strictly between 0 and 1 (e.g. holdout:0.1)"
-        ) from None
-    if config.hypergrad not in HYPERGRADIENT_METHODS:
-        raise MaxlError(
-            f"unknown --hypergrad {config.hypergrad!r}; choose one of "
-            + ", ".join(HYPERGRADIENT_METHODS)
-        )
-    world_size = launched_world_size()
-    if config.batch_size % world_size:
-        raise MaxlError(
-            f"--batch-size {config.batch_size} does not split evenly over {world_size} "
-            f"processes; give a multiple of {world_size} (it is the global batch size)"
-        )
-
-
-def parallelise(run: Run, ranks: Ranks) -> None:
-    """Make `run` one rank of a data-parallel run: with --sync-bn both networks normalise over
-    the global batch, and the multi-task step goes through DDP (the unwrapped net stays
-    run.net, for the meta passes, evaluation and checkpoints)."""
-    if run.config.sync_bn:
-        to_global_batch_norm(run.net)
-        generator = getattr(run.method, "generator", None)
-        if isinstance(generator, nn.Module):
-            to_global_batch_norm(generator)
-    run.ranks = ranks
-    run.trainer = data_parallel(  # single: the auxiliary head never gets a gradient
-        run.net, run.x_train.device, find_unused=run.config.method == "single"
-    )
-
-
-def assemble_run(
-    config: TrainConfig,
-    dataset: ImageDataset,
-    device: torch.device,
-    backbone: BackboneFactory | None = None,
-) -> Run:
-    """Build both networks with the seed and move the dataset's training task to the device.
-    `backbone` makes each network's trunk (default: config.backbone by name)."""
-    task = resolve_task(
-        dataset,
-        config.primary_level,
-        config.train_size,
-        config.seed,
-        aux_level=config.aux_level,
-        val_fraction=config.val_fraction,
-    )
-    hierarchy = choose_psi(task, config.method, config.psi)
-    name = backbone_name(config, dataset)
-    inputs = dataset.x_train[0].numel() if name == "mlp" else dataset.x_train.shape[1]
-
-    def named_backbone() -> tuple[torch.nn.Module, int]:
-        trunk = build_backbone(name, inputs)
-        return trunk, trunk.feature_dim
-
-    backbone_factory = backbone or named_backbone
-
-    torch.manual_seed(config.seed)
-    backbone, feature_dim = backbone_factory()
-    net = MultiTaskNet(backbone, feature_dim, task.num_primary, hierarchy.num_aux).to(device)
-    method = build_method(config, task, hierarchy, backbone_factory, device)
-    if device.type == "cuda":
-        net = net.to(memory_format=torch.channels_last)
-        generator = getattr(method, "generator", None)
-        if isinstance(generator, torch.nn.Module):
-            generator.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(net.parameters(), lr=config.lr, momentum=config.momentum)
-    scheduler = torch.optim.lr_scheduler.StepLR(
-        optimizer, step_size=config.lr_step, gamma=config.lr_gamma
-    )
-    x_train = task.x_train.to(device)
-    mean, std = channel_stats(x_train)
-    image_size = min(x_train.shape[-2:]) if not dataset.is_features else 0
-    crop_pad = config.crop_pad if config.crop_pad is not None else max(1, round(image_size / 8))
-    if dataset.is_features:
-        crop_pad = 0
-    train_rows, holdout_rows = None, None
-    kind, fraction = parse_meta_data(config.meta_data)
-    if method.meta_learned and kind == "holdout":
-        assert fraction is not None
-        kept, held = split_rows(len(x_train), fraction, config.seed, "--meta-data holdout")
-        train_rows, holdout_rows = kept.to(device), held.to(device)
-    x_val, y_val = task.x_val, task.y_val
-    return Run(
-        config=config,
-        task=task,
-        hierarchy=hierarchy,
-        net=net,
-        method=method,
-        optimizer=optimizer,
-        scheduler=scheduler,
-        x_train=x_train,
-        y_train=task.y_train.to(device),
-        x_test=dataset.x_test.to(device),
-        y_test=task.y_test.to(device),
-        mean=mean,
-        std=std,
-        rng=torch.Generator(device=device).manual_seed(config.seed),
-        crop_pad=crop_pad if config.augment else 0,
-        flip=config.augment and dataset.flip and not dataset.is_features,
-        x_val=None if x_val is None else x_val.to(device),
-        y_val=None if y_val is None else y_val.to(device),
-        train_rows=train_rows,
-        holdout_rows=holdout_rows,
-    )
-
-
-def backbone_name(config: TrainConfig, dataset: ImageDataset) -> str:
-    """config.backbone, except that feature vectors take the mlp (no convolution fits them)."""
-    return "mlp" if dataset.is_features else config.backbone
-
-
 def epoch_batches(run: Run) -> list[torch.Tensor]:
     """A new pass's global batches of training rows (without the meta hold-out), shuffled by
     the run's generator. In a data-parallel run each is cut to a multiple of the world size
@@ -346,10 +155,9 @@ def meta_rows(run: Run, batches: list[torch.Tensor], index: int, key: int) -> to
     step's own batch (same), the pass's next batch (next, cyclic), or a batch of the hold-out
     (holdout:F), cycled through an order drawn from (seed, key) alone, so a resumed run draws
     the same."""
-    kind, _ = parse_meta_data(run.config.meta_data)
-    if not run.method.meta_learned or kind == "same":
+    if not run.method.meta_learned or run.meta_kind == "same":
         return None
-    if kind == "next":
+    if run.meta_kind == "next":
         return batches[(index + 1) % len(batches)]
     assert run.holdout_rows is not None
     held = len(run.holdout_rows)
@@ -522,47 +330,6 @@ def accuracy_and_loss(run: Run, images: torch.Tensor, labels: torch.Tensor) -> t
     return correct / len(images), loss / len(images)
 
 
-def train(
-    config: TrainConfig,
-    log: Log | None = None,
-    *,
-    dataset: ImageDataset | None = None,
-    backbone: BackboneFactory | None = None,
-) -> dict[str, Any]:
-    """Train one method on one dataset; write metrics.jsonl, a checkpoint per epoch and
-    results.json; return the results. With config.resume, continue from the checkpoint.
-    `dataset` and `backbone` replace loading config.dataset and building config.backbone."""
-    started = time.perf_counter()
-    check_config(config)
-    out = config.out or default_out_dir(config)
-    with (
-        process_group(local_device(resolve_device(config.device))) as ranks,
-        StepBoundaryInterrupts() as interrupts,
-    ):
-        main = ranks is None or ranks.main
-        if main:
-            prepare_out_dir(out)
-        path = checkpoint_path(out)
-        saved = load_checkpoint(path, config) if config.resume else None
-        run = build_run(config, ranks, dataset=dataset, backbone=backbone)
-        say = log if log is not None and main else lambda _: None
-        loop = TrainingLoop(run, out, started, say)
-        if saved is not None:
-            loop.resume_from(saved)
-        say(
-            f"{config.method} on {config.dataset} (level {run.task.primary_level}, "
-            f"ψ={run.hierarchy.psi}): "
-            f"{len(run.x_train)} training images, {config.epochs} epoch(s), "
-            + ("your backbone" if backbone else backbone_name(config, run.task.dataset))
-            + (f", {ranks.world_size} processes" if ranks is not None else "")
-        )
-        if loop.progress is not None:
-            say(f"resumed from {path} in epoch {loop.epoch + 1} {loop.progress.describe()}")
-        elif saved is not None:
-            say(f"resumed from {path} after epoch {loop.epoch}")
-        return loop.train(interrupts)
-
-
 class TrainingLoop:
     """The epochs of one run and what they have written so far (rank 0 of a data-parallel run
     writes; the others keep the same state in step).
@@ -572,8 +339,16 @@ class TrainingLoop:
     atomically, after every epoch and on Ctrl-C.
     """
 
-    def __init__(self, run: Run, out: Path, started: float, say: Log) -> None:
+    def __init__(
+        self,
+        run: Run,
+        out: Path,
+        started: float,
+        say: Log,
+        callbacks: Sequence[Callback] = (),
+    ) -> None:
         self.run = run
+        self.callbacks = list(callbacks)
         self.writes = run.ranks is None or run.ranks.main
         self.out = out
         self.started = started
@@ -583,15 +358,13 @@ class TrainingLoop:
         self.records: list[dict[str, Any]] = []
         self.earlier_time_s = 0.0  # wall time of the runs this one resumes
         self.checkpointed = False  # does OUT hold a checkpoint of this run?
-        self.board = TensorBoardLog(out) if run.config.tensorboard and self.writes else None
-        size = min(run.config.analysis_size, len(run.x_train))
-        self.analysis_rows = analysis_rows(len(run.x_train), size, run.config.seed).to(
-            run.x_train.device
-        )
 
     @property
     def path(self) -> Path:
         return checkpoint_path(self.out)
+
+    def outputs(self) -> list[str]:
+        return [name for callback in self.callbacks for name in callback.outputs]
 
     def resume_from(self, saved: dict[str, Any]) -> None:
         run = self.run
@@ -599,6 +372,8 @@ class TrainingLoop:
         self.epoch = int(saved["epoch"])
         self.records = list(saved["metrics"])
         self.earlier_time_s = float(saved["wall_time_s"])
+        for callback, state in zip(self.callbacks, saved.get("callbacks", []), strict=False):
+            callback.load_state_dict(state)
         if saved["progress"] is not None:
             self.progress = EpochProgress.from_state(saved["progress"], run.x_train.device)
         self.checkpointed = True
@@ -607,12 +382,12 @@ class TrainingLoop:
 
     def save(self) -> None:
         """Write the metrics so far and the checkpoint. The first save of a fresh run first
-        removes the results.json and label table of the run it replaces, so the folder never
-        pairs them."""
+        removes the results.json and callback outputs (the label table) of the run it
+        replaces, so the folder never pairs them."""
         if self.writes:
             if not self.checkpointed:
-                (self.out / "results.json").unlink(missing_ok=True)
-                (self.out / LABEL_TABLE_NAME).unlink(missing_ok=True)
+                for name in ("results.json", *self.outputs()):
+                    (self.out / name).unlink(missing_ok=True)
             write_jsonl_atomic(self.out / "metrics.jsonl", self.records)
             save_checkpoint(
                 self.path,
@@ -622,6 +397,7 @@ class TrainingLoop:
                     "epoch": self.epoch,
                     "progress": None if self.progress is None else self.progress.to_state(),
                     "metrics": self.records,
+                    "callbacks": [callback.state_dict() for callback in self.callbacks],
                     "wall_time_s": self.earlier_time_s + time.perf_counter() - self.started,
                 },
             )
@@ -653,16 +429,15 @@ class TrainingLoop:
             if epoch % config.eval_every == 0 or epoch == config.epochs:
                 record.update(evaluate(run))
             record.update(validate(run))
-            if len(self.analysis_rows):
-                analysis_start = time.perf_counter()
-                record.update(measure(run, self.analysis_rows))
-                record["analysis_time_s"] = time.perf_counter() - analysis_start
+            for callback in self.callbacks:
+                callback.on_epoch_end(run, record)
             record["epoch_time_s"] = time.perf_counter() - epoch_start
             self.epoch = epoch
             self.records.append(record)
             self.save()
-            if self.board is not None:
-                self.board.write(record)
+            if self.writes:
+                for callback in self.callbacks:
+                    callback.on_epoch_saved(run, record)
             accuracy = record.get("test_accuracy")
             tested = "" if accuracy is None else f"  test accuracy {100 * accuracy:.2f}%"
             self.say(
@@ -694,10 +469,9 @@ class TrainingLoop:
         }
         if run.ranks is not None:
             results["world_size"] = run.ranks.world_size
-        if self.board is not None:
-            self.board.close()
         if self.writes:
-            write_label_table(run, self.out)
+            for callback in self.callbacks:
+                callback.on_fit_end(run, self.out)
             write_json_atomic(self.out / "results.json", results)
             self.say(f"results in {self.out / 'results.json'}")
         return results

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from maxl.records import write_atomic
-
-if TYPE_CHECKING:
-    from maxl.compare import MethodSummary
-    from maxl.sweep import SweepPoint
+from maxl.summaries import MethodSummary, SweepPoint
 
 METHOD_COLOURS = {
     "single": "#7f7f7f",

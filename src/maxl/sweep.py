@@ -14,12 +14,10 @@ import io
 import statistics
 import typing
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from maxl.compare import (
-    MethodSummary,
     default_compare_dir,
     prepare_comparison,
     protocol_section,
@@ -27,25 +25,16 @@ from maxl.compare import (
     summarise,
 )
 from maxl.compare import write_summary as write_compare_summary
-from maxl.config import TrainConfig
-from maxl.config_file import convert_value
+from maxl.config import TrainConfig, convert_value
 from maxl.errors import MaxlError
 from maxl.records import prepare_out_dir, write_atomic
 from maxl.report.runs import ANALYSIS_KEYS, last_value, number, read_metrics
+from maxl.summaries import SweepPoint
+from maxl.tuning import TrainFn
 
 Log = Callable[[str], None]
 NOT_SWEPT = ("method", "seed", "out", "resume", "progress", "device", "data_dir", "dataset")
 SWEEP_COLUMNS = ("value", "method", "mean_accuracy", "std_accuracy", "runs", *ANALYSIS_KEYS)
-
-
-@dataclass(frozen=True)
-class SweepPoint:
-    """One value of the swept setting: its folder and each method's results over seeds."""
-
-    label: str  # the value as written on the command line
-    folder: Path
-    summaries: list[MethodSummary]
-    last_metrics: dict[str, dict[str, float]]  # method -> analysis key -> mean over seeds
 
 
 def parse_sweep(field: str, texts: Sequence[str]) -> tuple[str, list[Any]]:
@@ -84,8 +73,10 @@ def run_sweep(
     seeds: Sequence[int],
     out: Path,
     log: Log = print,
+    train_fn: TrainFn = run_or_reuse,
 ) -> list[SweepPoint]:
-    """Train every method with every seed at every value (seed-major), then summarise."""
+    """Train every method with every seed at every value (seed-major), then summarise; each
+    run goes through `train_fn` (default: train, or reuse a finished run)."""
     methods, notes = prepare_comparison(base, methods, seeds, out, log)
     configs = {
         label: dataclasses.replace(base, **{field: v})
@@ -103,7 +94,7 @@ def run_sweep(
                 run_dir = folders[label] / f"{method}-seed{seed}"
                 config = dataclasses.replace(configs[label], method=method, seed=seed, out=run_dir)
                 log(f"{field} = {label}:")
-                accuracy = float(run_or_reuse(config, log)["test_accuracy"])
+                accuracy = float(train_fn(config, log)["test_accuracy"])
                 accuracies[label][method][seed] = accuracy
     points = []
     for label in labels:

@@ -9,19 +9,24 @@ from typing import Any
 from maxl.errors import MaxlError
 
 
+def require_tensorboard() -> Any:
+    """torch's SummaryWriter class, or a MaxlError that says how to install tensorboard."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise MaxlError(
+            "--tensorboard needs the tensorboard package; install it with "
+            "pip install 'maxl[tensorboard]' (or pip install tensorboard)"
+        ) from None
+    return SummaryWriter
+
+
 class TensorBoardLog:
     """A SummaryWriter over OUT/tensorboard; list-valued metrics (aux_usage) become one
     scalar per entry, 'aux_usage/0', 'aux_usage/1', ..."""
 
     def __init__(self, out: Path) -> None:
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError:
-            raise MaxlError(
-                "--tensorboard needs the tensorboard package; install it with "
-                "pip install 'maxl[tensorboard]' (or pip install tensorboard)"
-            ) from None
-        self.writer = SummaryWriter(log_dir=str(out / "tensorboard"))
+        self.writer = require_tensorboard()(log_dir=str(out / "tensorboard"))
 
     def write(self, record: dict[str, Any]) -> None:
         """One epoch's record, each number at step = its epoch."""

@@ -20,24 +20,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from maxl.config import TrainConfig
-from maxl.config_file import convert_value
+from maxl.config import TrainConfig, convert_value
 from maxl.errors import MaxlError
 from maxl.records import write_atomic
 from maxl.step import NonFiniteLoss
+from maxl.summaries import sample_std
 
 Log = Callable[[str], None]
 TrainFn = Callable[[TrainConfig, Log], dict[str, Any]]
 NOT_TUNED = ("method", "seed", "out", "resume", "progress", "device", "data_dir", "dataset")
 CONVERGENCE_EPOCHS = 3  # the rise of validation accuracy over this many last epochs is reported
-
-
-def sample_std(by_seed: dict[int, float]) -> float | None:
-    """Sample standard deviation over seeds; 0 for one value, None for none."""
-    values = list(by_seed.values())
-    if not values:
-        return None
-    return statistics.stdev(values) if len(values) > 1 else 0.0
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from maxl.data import KNOWN_DATASETS, ImageDataset, load_dataset
+from maxl.build.datasets import KNOWN_DATASETS, load_dataset
+from maxl.data import ImageDataset
 from maxl.errors import MaxlError
 
 
@@ -78,10 +79,10 @@ def test_npz_hints():
 
 
 def test_name_spelling_is_forgiving(monkeypatch):
-    import maxl.data.fashion_mnist as fashion
+    import maxl.build.datasets as registry
 
     calls = []
-    monkeypatch.setattr(fashion, "load_fashion_mnist", lambda data_dir: calls.append(data_dir))
+    monkeypatch.setattr(registry, "load_fashion_mnist", lambda data_dir: calls.append(data_dir))
     load_dataset("FASHION_MNIST", data_dir="/some/dir")
     assert calls == ["/some/dir"]
     assert load_dataset("Digits").name == "digits"
@@ -100,7 +101,10 @@ def test_name_spelling_is_forgiving(monkeypatch):
 def test_paper_datasets_are_registered(monkeypatch, name, module, loader):
     import importlib
 
-    monkeypatch.setattr(
-        importlib.import_module(f"maxl.data.{module}"), loader, lambda d: (loader, d)
+    import maxl.build.datasets as registry
+
+    assert getattr(registry, loader) is getattr(
+        importlib.import_module(f"maxl.data.{module}"), loader
     )
+    monkeypatch.setattr(registry, loader, lambda d: (loader, d))
     assert load_dataset(name, data_dir="/d") == (loader, "/d")

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from maxl.data import channel_stats, load_dataset, to_float
+from maxl.build.datasets import load_dataset
+from maxl.data import channel_stats, to_float
 from maxl.errors import MaxlError
 
 RNG = np.random.default_rng(0)

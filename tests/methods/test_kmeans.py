@@ -7,11 +7,11 @@ import warnings
 import pytest
 import torch
 
+from maxl.build import METHOD_NAMES, build_method
+from maxl.build.datasets import load_dataset
 from maxl.cli import build_parser, config_from_args
 from maxl.config import TrainConfig
-from maxl.data import load_dataset
 from maxl.hierarchy import Hierarchy
-from maxl.methods import METHOD_NAMES, build_method
 from maxl.methods.kmeans import KMeansLabels, cluster_per_class
 from maxl.task import choose_psi, resolve_task
 

@@ -1,11 +1,12 @@
 import torch
 
 from maxl import Hierarchy, focal_loss, generator_hypergradient
+from maxl.build.backbones import build_backbone
 from maxl.labeler import MetaLabeler
 from maxl.methods.human import HumanLabels
 from maxl.methods.maxl import MetaLabels
 from maxl.methods.single import SingleTask
-from maxl.models import LabelGenerator, MultiTaskNet, build_backbone
+from maxl.models import LabelGenerator, MultiTaskNet
 
 
 def test_single_has_no_auxiliary_targets():

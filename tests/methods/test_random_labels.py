@@ -6,11 +6,11 @@ import pytest
 import torch
 from scipy.stats import chisquare
 
+from maxl.build import METHOD_NAMES, build_method
+from maxl.build.datasets import load_dataset
 from maxl.config import TrainConfig
-from maxl.data import load_dataset
 from maxl.errors import MaxlError
 from maxl.hierarchy import Hierarchy
-from maxl.methods import METHOD_NAMES, build_method
 from maxl.methods.random_labels import RandomLabels
 from maxl.task import choose_psi, resolve_task
 

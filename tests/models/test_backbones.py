@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
+from maxl.build.backbones import BACKBONE_NAMES, build_backbone
 from maxl.errors import MaxlError
-from maxl.models.backbones import BACKBONE_NAMES, build_backbone
 from maxl.models.resnet import ResNet18
 from maxl.models.small_cnn import SmallCNN
 from maxl.models.vgg import VGG16BN

@@ -1,7 +1,8 @@
 import torch
 
 from maxl import Hierarchy
-from maxl.models import LabelGenerator, MultiTaskNet, build_backbone
+from maxl.build.backbones import build_backbone
+from maxl.models import LabelGenerator, MultiTaskNet
 
 
 def test_multitask_net_gives_both_heads_from_one_trunk():

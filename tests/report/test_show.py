@@ -9,8 +9,8 @@ import matplotlib.image
 import numpy as np
 import pytest
 
+from maxl.build.datasets import load_dataset
 from maxl.cli import main
-from maxl.data.dataset import load_dataset
 from maxl.errors import MaxlError
 from maxl.report import show
 

@@ -4,21 +4,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from maxl.analysis.probe import label_distributions
+from maxl.fit_state import FitState
 from maxl.records import write_atomic
-
-if TYPE_CHECKING:
-    from maxl.engine import Run
 
 LABEL_TABLE_NAME = "aux_labels.npz"
 
 
-def write_label_table(run: Run, out: Path) -> Path | None:
+def write_label_table(run: FitState, out: Path) -> Path | None:
     """Write OUT/aux_labels.npz: `rows` (indices into the dataset's training split), `primary`,
     `aux` (most likely auxiliary class), `confidence` (its probability) and `psi`; nothing for a
     method without auxiliary labels."""

@@ -10,7 +10,7 @@ any --analysis-size, and resumes exactly.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -25,11 +25,9 @@ from maxl.analysis.metrics import (
     normalized_mutual_information,
 )
 from maxl.data.batches import to_float
+from maxl.fit_state import FitState
 from maxl.hypergrad.common import batch_statistics, cloned_buffers
 from maxl.losses import focal_loss
-
-if TYPE_CHECKING:
-    from maxl.engine import Run
 
 
 def analysis_rows(num_train: int, size: int, seed: int) -> torch.Tensor:
@@ -40,7 +38,7 @@ def analysis_rows(num_train: int, size: int, seed: int) -> torch.Tensor:
     return order[:size].sort().values
 
 
-def label_distributions(run: Run, rows: torch.Tensor) -> torch.Tensor | None:
+def label_distributions(run: FitState, rows: torch.Tensor) -> torch.Tensor | None:
     """The method's current auxiliary labels of training `rows` as distributions [N, K]
     (hard labels one-hot), computed in batches; None for a method without labels."""
     parts = []
@@ -55,7 +53,7 @@ def label_distributions(run: Run, rows: torch.Tensor) -> torch.Tensor | None:
     return torch.cat(parts)
 
 
-def trunk_gradient_cosine(run: Run, rows: torch.Tensor, labels: torch.Tensor) -> float:
+def trunk_gradient_cosine(run: FitState, rows: torch.Tensor, labels: torch.Tensor) -> float:
     """Cosine between ∇ of the primary loss and ∇ of the auxiliary loss (its training weight
     included) over the sample, each taken on the backbone's parameters as one flat vector."""
     net, config = run.net, run.config
@@ -85,7 +83,7 @@ def trunk_gradient_cosine(run: Run, rows: torch.Tensor, labels: torch.Tensor) ->
     return gradient_cosine(primary, auxiliary)
 
 
-def measure(run: Run, rows: torch.Tensor) -> dict[str, Any]:
+def measure(run: FitState, rows: torch.Tensor) -> dict[str, Any]:
     """The analysis record of one epoch (empty for a method without auxiliary labels)."""
     labels = label_distributions(run, rows)
     if labels is None:

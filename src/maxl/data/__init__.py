@@ -2,14 +2,12 @@
 
 from maxl.data.augment import augment_batch
 from maxl.data.batches import batch_indices, channel_stats, to_float
-from maxl.data.dataset import KNOWN_DATASETS, ImageDataset, load_dataset
+from maxl.data.dataset import ImageDataset
 
 __all__ = [
-    "KNOWN_DATASETS",
     "ImageDataset",
     "augment_batch",
     "batch_indices",
     "channel_stats",
-    "load_dataset",
     "to_float",
 ]

@@ -1,8 +1,7 @@
 """Backbones, the multi-task network, the label generator and the k-means autoencoder."""
 
 from maxl.models.autoencoder import ConvAutoencoder
-from maxl.models.backbones import BACKBONE_NAMES, build_backbone
 from maxl.models.generator import LabelGenerator
 from maxl.models.multitask import MultiTaskNet
 
-__all__ = ["BACKBONE_NAMES", "ConvAutoencoder", "LabelGenerator", "MultiTaskNet", "build_backbone"]
+__all__ = ["ConvAutoencoder", "LabelGenerator", "MultiTaskNet"]

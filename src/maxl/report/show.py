@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
+from maxl.build import METHOD_NAMES
 from maxl.data.dataset import ImageDataset
 from maxl.errors import MaxlError
-from maxl.methods import METHOD_NAMES
 from maxl.records import write_atomic
 from maxl.report.runs import (
     ANALYSIS_KEYS,
@@ -305,7 +305,7 @@ def primary_class_names(run: RunRecord, dataset: ImageDataset) -> list[str] | No
 
 def load_run_dataset(run: RunRecord) -> ImageDataset:
     """The run's dataset, as its config names it; any failure is a MaxlError (grids skipped)."""
-    from maxl.data.dataset import load_dataset
+    from maxl.build.datasets import load_dataset
 
     config = (run.results or {}).get("config") or {}
     name = config.get("dataset") or (run.results or {}).get("dataset")

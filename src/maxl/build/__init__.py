@@ -1,0 +1,35 @@
+"""The build layer: the one place where names (datasets, backbones, methods, loggers) become
+objects, once, before the engine runs."""
+
+from maxl.build.backbones import BACKBONE_NAMES, build_backbone
+from maxl.build.datasets import KNOWN_DATASETS, load_dataset
+from maxl.build.methods import METHOD_NAMES, METHODS, BackboneFactory, build_method
+from maxl.build.run import (
+    assemble_run,
+    backbone_name,
+    build_run,
+    check_config,
+    default_out_dir,
+    resolve_device,
+    run_callbacks,
+    train,
+)
+
+__all__ = [
+    "BACKBONE_NAMES",
+    "KNOWN_DATASETS",
+    "METHODS",
+    "METHOD_NAMES",
+    "BackboneFactory",
+    "assemble_run",
+    "backbone_name",
+    "build_backbone",
+    "build_method",
+    "build_run",
+    "check_config",
+    "default_out_dir",
+    "load_dataset",
+    "resolve_device",
+    "run_callbacks",
+    "train",
+]

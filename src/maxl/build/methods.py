@@ -1,0 +1,156 @@
+"""The method registry: each `--method` name and the factory that builds its auxiliary-label
+source from a configuration, the task, ψ and a backbone factory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import torch
+from torch import nn
+
+from maxl.config import TrainConfig
+from maxl.errors import MaxlError
+from maxl.hierarchy import Hierarchy
+from maxl.labeler import MetaLabeler
+from maxl.methods import (
+    AuxiliaryLabels,
+    HumanLabels,
+    KMeansLabels,
+    MetaLabels,
+    RandomLabels,
+    SingleTask,
+)
+from maxl.models.generator import LabelGenerator
+from maxl.task import Task
+
+BackboneFactory = Callable[[], tuple[nn.Module, int]]  # a fresh backbone and its feature size
+
+
+MethodFactory = Callable[
+    [TrainConfig, Task, Hierarchy, BackboneFactory, torch.device], AuxiliaryLabels
+]
+
+
+def single_method(
+    config: TrainConfig,
+    task: Task,
+    hierarchy: Hierarchy,
+    backbone: BackboneFactory,
+    device: torch.device,
+) -> AuxiliaryLabels:
+    return SingleTask()
+
+
+def random_method(
+    config: TrainConfig,
+    task: Task,
+    hierarchy: Hierarchy,
+    backbone: BackboneFactory,
+    device: torch.device,
+) -> AuxiliaryLabels:
+    return RandomLabels(task.y_train, hierarchy, config.seed, device)
+
+
+def kmeans_method(
+    config: TrainConfig,
+    task: Task,
+    hierarchy: Hierarchy,
+    backbone: BackboneFactory,
+    device: torch.device,
+) -> AuxiliaryLabels:
+    return KMeansLabels(
+        task.x_train,
+        task.y_train,
+        hierarchy,
+        device,
+        seed=config.seed,
+        epochs=config.kmeans_epochs,
+        code_dim=config.kmeans_code_dim,
+    )
+
+
+def human_method(
+    config: TrainConfig,
+    task: Task,
+    hierarchy: Hierarchy,
+    backbone: BackboneFactory,
+    device: torch.device,
+) -> AuxiliaryLabels:
+    if task.fine_train is None:
+        raise MaxlError(
+            f"--method human needs finer labels than level {task.primary_level} of "
+            f"{task.dataset.name}; choose a coarser --primary-level (levels: "
+            f"{', '.join(task.dataset.levels)}) or another method"
+        )
+    return HumanLabels(task.fine_train.to(device))
+
+
+def maxl_method(
+    config: TrainConfig,
+    task: Task,
+    hierarchy: Hierarchy,
+    backbone: BackboneFactory,
+    device: torch.device,
+) -> AuxiliaryLabels:
+    trunk, feature_dim = backbone()
+    generator = LabelGenerator(trunk, feature_dim, hierarchy).to(device)
+    optimizer = generator_optimizer(config, generator.parameters())
+    scheduler = torch.optim.lr_scheduler.StepLR(
+        optimizer, step_size=config.lr_step, gamma=config.lr_gamma
+    )
+    labeler = MetaLabeler(
+        generator,
+        optimizer,
+        hypergrad=config.hypergrad,
+        entropy_weight=config.entropy_weight,
+        aux_weight=config.aux_weight,
+        focal_gamma=config.focal_gamma,
+        neumann_terms=config.neumann_terms,
+        meta_every=config.meta_every,
+    )
+    return MetaLabels(labeler, scheduler, schedule=config.schedule)
+
+
+METHODS: dict[str, MethodFactory] = {
+    "single": single_method,
+    "random": random_method,
+    "kmeans": kmeans_method,
+    "human": human_method,
+    "maxl": maxl_method,
+}
+METHOD_NAMES = tuple(METHODS)
+
+
+def build_method(
+    config: TrainConfig,
+    task: Task,
+    hierarchy: Hierarchy,
+    backbone_factory: BackboneFactory,
+    device: torch.device,
+) -> AuxiliaryLabels:
+    """The auxiliary-label source named by config.method, ready to train on `device`."""
+    if config.method not in METHODS:
+        raise MaxlError(
+            f"unknown method {config.method!r}; choose one of {', '.join(METHOD_NAMES)}"
+        )
+    return METHODS[config.method](config, task, hierarchy, backbone_factory, device)
+
+
+def generator_optimizer(
+    config: TrainConfig, params: Iterable[nn.Parameter]
+) -> torch.optim.Optimizer:
+    """--gen-optimizer: SGD (the paper's, with --gen-momentum) or Adam (β₁ = --gen-momentum
+    when given, else Adam's 0.9), both with --gen-weight-decay."""
+    if config.gen_optimizer == "sgd":
+        return torch.optim.SGD(
+            params,
+            lr=config.gen_lr,
+            momentum=config.gen_momentum,
+            weight_decay=config.gen_weight_decay,
+        )
+    if config.gen_optimizer == "adam":
+        beta1 = config.gen_momentum if config.gen_momentum > 0 else 0.9
+        return torch.optim.Adam(
+            params, lr=config.gen_lr, betas=(beta1, 0.999), weight_decay=config.gen_weight_decay
+        )
+    raise MaxlError(f"unknown --gen-optimizer {config.gen_optimizer!r}; choose sgd or adam")

@@ -1,0 +1,265 @@
+"""A run from a TrainConfig (from the command line, a config file or `maxl.fit`'s keywords):
+checked once, its dataset, backbone, method and callbacks built, and the engine trains the
+result (`train` = build, then fit)."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from maxl.build.backbones import build_backbone
+from maxl.build.datasets import load_dataset
+from maxl.build.methods import BackboneFactory, build_method
+from maxl.callbacks import Analysis, Callback, LabelTable, TensorBoard
+from maxl.checkpoint import checkpoint_path, load_checkpoint
+from maxl.config import GEN_OPTIMIZERS, SCHEDULES, TrainConfig, parse_meta_data
+from maxl.data.batches import channel_stats
+from maxl.data.dataset import ImageDataset
+from maxl.distributed import (
+    Ranks,
+    data_parallel,
+    launched_world_size,
+    local_device,
+    process_group,
+)
+from maxl.engine import Log, Run, TrainingLoop
+from maxl.errors import MaxlError
+from maxl.global_batch_norm import to_global_batch_norm
+from maxl.hypergrad import HYPERGRADIENT_METHODS
+from maxl.interrupt import StepBoundaryInterrupts
+from maxl.models import MultiTaskNet
+from maxl.records import prepare_out_dir
+from maxl.step import precision_context
+from maxl.task import choose_psi, resolve_task, split_rows
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' is CUDA when available, else CPU; anything else must be a device torch knows."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+        torch.empty(0, device=device)
+    except (RuntimeError, AssertionError) as error:
+        raise MaxlError(f"device {name!r} is not usable here ({error}); try --device cpu") from None
+    return device
+
+
+def default_out_dir(config: TrainConfig) -> Path:
+    dataset = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(config.dataset.removeprefix("npz:")).stem)
+    return Path("runs") / f"{dataset}-{config.method}-seed{config.seed}"
+
+
+def build_run(
+    config: TrainConfig,
+    ranks: Ranks | None = None,
+    *,
+    dataset: ImageDataset | None = None,
+    backbone: BackboneFactory | None = None,
+) -> Run:
+    """Load the data (unless given), build both networks with the seed (backbones from
+    `backbone` when given, else config.backbone), and move everything to the device; in a
+    data-parallel run (`ranks`) also shard it (see `parallelise`)."""
+    check_config(config)
+    device = local_device(resolve_device(config.device))
+    precision_context(device, config.precision)  # an unsupported precision fails before loading
+    if dataset is None:
+        dataset = load_dataset(config.dataset, config.data_dir, image_size=config.image_size)
+    run = assemble_run(config, dataset, device, backbone)
+    if ranks is not None:
+        parallelise(run, ranks)
+    return run
+
+
+def check_config(config: TrainConfig) -> None:
+    """Reject settings that no run can use, before anything is loaded."""
+    for name in ("epochs", "eval_every", "batch_size", "lr_step", "meta_every"):
+        if getattr(config, name) < 1:
+            raise MaxlError(f"--{name.replace('_', '-')} must be at least 1")
+    if config.analysis_size < 0:
+        raise MaxlError("--analysis-size must be 0 (no analysis) or a number of images")
+    if config.neumann_terms < 0:
+        raise MaxlError("--neumann-terms must be 0 or more Hessian-vector products")
+    if not 0 <= config.val_fraction < 1:
+        raise MaxlError(
+            f"--val-fraction {config.val_fraction} is not a fraction in [0, 1); give e.g. 0.1"
+        )
+    for name, value, allowed in (
+        ("schedule", config.schedule, SCHEDULES),
+        ("gen-optimizer", config.gen_optimizer, GEN_OPTIMIZERS),
+    ):
+        if value not in allowed:
+            raise MaxlError(f"unknown --{name} {value!r}; choose one of {', '.join(allowed)}")
+    try:
+        parse_meta_data(config.meta_data)
+    except ValueError:
+        raise MaxlError(
+            f"--meta-data {config.meta_data!r} is not same, next or holdout:F with F a "
+            "fraction strictly between 0 and 1 (e.g. holdout:0.1)"
+        ) from None
+    if config.hypergrad not in HYPERGRADIENT_METHODS:
+        raise MaxlError(
+            f"unknown --hypergrad {config.hypergrad!r}; choose one of "
+            + ", ".join(HYPERGRADIENT_METHODS)
+        )
+    world_size = launched_world_size()
+    if config.batch_size % world_size:
+        raise MaxlError(
+            f"--batch-size {config.batch_size} does not split evenly over {world_size} "
+            f"processes; give a multiple of {world_size} (it is the global batch size)"
+        )
+
+
+def parallelise(run: Run, ranks: Ranks) -> None:
+    """Make `run` one rank of a data-parallel run: with --sync-bn both networks normalise over
+    the global batch, and the multi-task step goes through DDP (the unwrapped net stays
+    run.net, for the meta passes, evaluation and checkpoints)."""
+    if run.config.sync_bn:
+        to_global_batch_norm(run.net)
+        generator = getattr(run.method, "generator", None)
+        if isinstance(generator, nn.Module):
+            to_global_batch_norm(generator)
+    run.ranks = ranks
+    run.trainer = data_parallel(  # single: the auxiliary head never gets a gradient
+        run.net, run.x_train.device, find_unused=run.config.method == "single"
+    )
+
+
+def assemble_run(
+    config: TrainConfig,
+    dataset: ImageDataset,
+    device: torch.device,
+    backbone: BackboneFactory | None = None,
+) -> Run:
+    """Build both networks with the seed and move the dataset's training task to the device.
+    `backbone` makes each network's trunk (default: config.backbone by name)."""
+    task = resolve_task(
+        dataset,
+        config.primary_level,
+        config.train_size,
+        config.seed,
+        aux_level=config.aux_level,
+        val_fraction=config.val_fraction,
+    )
+    hierarchy = choose_psi(task, config.method, config.psi)
+    name = backbone_name(config, dataset)
+    inputs = dataset.x_train[0].numel() if name == "mlp" else dataset.x_train.shape[1]
+
+    def named_backbone() -> tuple[torch.nn.Module, int]:
+        trunk = build_backbone(name, inputs)
+        return trunk, trunk.feature_dim
+
+    backbone_factory = backbone or named_backbone
+
+    torch.manual_seed(config.seed)
+    backbone, feature_dim = backbone_factory()
+    net = MultiTaskNet(backbone, feature_dim, task.num_primary, hierarchy.num_aux).to(device)
+    method = build_method(config, task, hierarchy, backbone_factory, device)
+    if device.type == "cuda":
+        net = net.to(memory_format=torch.channels_last)
+        generator = getattr(method, "generator", None)
+        if isinstance(generator, torch.nn.Module):
+            generator.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD(net.parameters(), lr=config.lr, momentum=config.momentum)
+    scheduler = torch.optim.lr_scheduler.StepLR(
+        optimizer, step_size=config.lr_step, gamma=config.lr_gamma
+    )
+    x_train = task.x_train.to(device)
+    mean, std = channel_stats(x_train)
+    image_size = min(x_train.shape[-2:]) if not dataset.is_features else 0
+    crop_pad = config.crop_pad if config.crop_pad is not None else max(1, round(image_size / 8))
+    if dataset.is_features:
+        crop_pad = 0
+    train_rows, holdout_rows = None, None
+    kind, fraction = parse_meta_data(config.meta_data)
+    if method.meta_learned and kind == "holdout":
+        assert fraction is not None
+        kept, held = split_rows(len(x_train), fraction, config.seed, "--meta-data holdout")
+        train_rows, holdout_rows = kept.to(device), held.to(device)
+    x_val, y_val = task.x_val, task.y_val
+    return Run(
+        config=config,
+        task=task,
+        hierarchy=hierarchy,
+        net=net,
+        method=method,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        x_train=x_train,
+        y_train=task.y_train.to(device),
+        x_test=dataset.x_test.to(device),
+        y_test=task.y_test.to(device),
+        mean=mean,
+        std=std,
+        rng=torch.Generator(device=device).manual_seed(config.seed),
+        crop_pad=crop_pad if config.augment else 0,
+        flip=config.augment and dataset.flip and not dataset.is_features,
+        x_val=None if x_val is None else x_val.to(device),
+        y_val=None if y_val is None else y_val.to(device),
+        train_rows=train_rows,
+        holdout_rows=holdout_rows,
+        meta_kind=kind,
+    )
+
+
+def backbone_name(config: TrainConfig, dataset: ImageDataset) -> str:
+    """config.backbone, except that feature vectors take the mlp (no convolution fits them)."""
+    return "mlp" if dataset.is_features else config.backbone
+
+
+def train(
+    config: TrainConfig,
+    log: Log | None = None,
+    *,
+    dataset: ImageDataset | None = None,
+    backbone: BackboneFactory | None = None,
+    callbacks: Sequence[Callback] = (),
+) -> dict[str, Any]:
+    """Train one method on one dataset; write metrics.jsonl, a checkpoint per epoch and
+    results.json; return the results. With config.resume, continue from the checkpoint.
+    `dataset` and `backbone` replace loading config.dataset and building config.backbone;
+    `callbacks` run after the built-in ones (analysis, label table, TensorBoard)."""
+    started = time.perf_counter()
+    check_config(config)
+    out = config.out or default_out_dir(config)
+    with (
+        process_group(local_device(resolve_device(config.device))) as ranks,
+        StepBoundaryInterrupts() as interrupts,
+    ):
+        main = ranks is None or ranks.main
+        if main:
+            prepare_out_dir(out)
+        path = checkpoint_path(out)
+        saved = load_checkpoint(path, config) if config.resume else None
+        run = build_run(config, ranks, dataset=dataset, backbone=backbone)
+        say = log if log is not None and main else lambda _: None
+        loop = TrainingLoop(run, out, started, say, [*run_callbacks(config, out), *callbacks])
+        if saved is not None:
+            loop.resume_from(saved)
+        say(
+            f"{config.method} on {config.dataset} (level {run.task.primary_level}, "
+            f"ψ={run.hierarchy.psi}): "
+            f"{len(run.x_train)} training images, {config.epochs} epoch(s), "
+            + ("your backbone" if backbone else backbone_name(config, run.task.dataset))
+            + (f", {ranks.world_size} processes" if ranks is not None else "")
+        )
+        if loop.progress is not None:
+            say(f"resumed from {path} in epoch {loop.epoch + 1} {loop.progress.describe()}")
+        elif saved is not None:
+            say(f"resumed from {path} after epoch {loop.epoch}")
+        return loop.train(interrupts)
+
+
+def run_callbacks(config: TrainConfig, out: Path) -> list[Callback]:
+    """The callbacks a configuration asks for: the analysis (--analysis-size), the label
+    table, and TensorBoard (--tensorboard)."""
+    callbacks: list[Callback] = [Analysis(config.analysis_size), LabelTable()]
+    if config.tensorboard:
+        callbacks.append(TensorBoard(out))
+    return callbacks

@@ -1,0 +1,81 @@
+"""Callbacks: what a run does beside training at each epoch's end (measure, log, write files).
+The engine calls them in order; each sees the run as a read-only `FitState`. The analysis,
+the label table and TensorBoard are callbacks; so is anything a user passes to `maxl.fit`."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from maxl.analysis.label_table import LABEL_TABLE_NAME, write_label_table
+from maxl.analysis.probe import analysis_rows, measure
+from maxl.fit_state import FitState
+from maxl.tensorboard_log import TensorBoardLog, require_tensorboard
+
+
+class Callback:
+    """No-op hooks to override. `on_epoch_end` runs on every rank of a data-parallel run; the
+    others run only where files are written (rank 0). `state_dict` is saved in each checkpoint
+    and handed back to `load_state_dict` on --resume."""
+
+    outputs: tuple[str, ...] = ()  # files written in OUT; a fresh run removes an old run's
+
+    def on_epoch_end(self, state: FitState, record: dict[str, Any]) -> None:
+        """After the epoch's evaluation, before its record is written: may add metrics."""
+
+    def on_epoch_saved(self, state: FitState, record: dict[str, Any]) -> None:
+        """After the epoch's record (metrics.jsonl) and checkpoint are on disk."""
+
+    def on_fit_end(self, state: FitState, out: Path) -> None:
+        """After the last epoch, before results.json is written."""
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what `state_dict` returned."""
+
+
+class Analysis(Callback):
+    """The per-epoch analysis (maxl.analysis.probe) on a fixed, seeded sample of `size`
+    training images; adds its metrics and analysis_time_s to the record."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    def on_epoch_end(self, state: FitState, record: dict[str, Any]) -> None:
+        size = min(self.size, len(state.x_train))
+        if size == 0:
+            return
+        started = time.perf_counter()
+        rows = analysis_rows(len(state.x_train), size, state.config.seed)
+        record.update(measure(state, rows.to(state.x_train.device)))
+        record["analysis_time_s"] = time.perf_counter() - started
+
+
+class LabelTable(Callback):
+    """OUT/aux_labels.npz at the end: each training image's auxiliary class (for maxl show)."""
+
+    outputs = (LABEL_TABLE_NAME,)
+
+    def on_fit_end(self, state: FitState, out: Path) -> None:
+        write_label_table(state, out)
+
+
+class TensorBoard(Callback):
+    """Every record of metrics.jsonl as TensorBoard scalars under OUT/tensorboard/."""
+
+    def __init__(self, out: Path) -> None:
+        require_tensorboard()  # fail before training, not after the first epoch
+        self.out = out
+        self.board: TensorBoardLog | None = None  # opened at the first record: OUT untouched
+
+    def on_epoch_saved(self, state: FitState, record: dict[str, Any]) -> None:
+        if self.board is None:
+            self.board = TensorBoardLog(self.out)
+        self.board.write(record)
+
+    def on_fit_end(self, state: FitState, out: Path) -> None:
+        if self.board is not None:
+            self.board.close()
