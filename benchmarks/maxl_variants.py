@@ -27,18 +27,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from maxl.compare import (
     comparable,
     format_table,
     run_compare,
     run_or_reuse,
-    seeds_won,
     summarise,
 )
 from maxl.config import TrainConfig
 from maxl.config_file import load_experiment
 from maxl.records import prepare_out_dir, write_atomic
-from maxl.summaries import sample_std
+from maxl.summaries import sample_std, seeds_won
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from label_drift import untrained_labels  # a sibling script
@@ -53,22 +54,32 @@ VARIANTS: dict[str, tuple[dict[str, Any], list[str]]] = {
     "adam": ({"gen_optimizer": "adam"}, ["maxl"]),
     "no-entropy": ({"entropy_weight": 0.0}, ["maxl"]),
     "psi2": ({"psi": (2,)}, ["random", "maxl"]),
+    "adam-no-entropy": ({"gen_optimizer": "adam", "entropy_weight": 0.0}, ["maxl"]),
+    "gen-lr-0.1": ({"gen_lr": 0.1}, ["maxl"]),  # SGD, 100x the paper's step
 }
 COLUMNS = (
     "variant", "mean_accuracy", "std_accuracy", "runs", "mean_gain_over_single",
     "std_gain_over_single", "seeds_won_over_single", "mean_gain_over_random",
     "std_gain_over_random", "seeds_won_over_random", "same_class_as_untrained",
-    "nmi_human_within", "aux_entropy",
+    "same_class_as_paper", "nmi_human_within", "aux_entropy",
 )  # fmt: skip
 
 
-def label_movement(run_dir: Path) -> dict[str, float]:
-    """Share of images still in their untrained generator's class, and the last epoch's
+def label_movement(run_dir: Path, paper_dir: Path) -> dict[str, float]:
+    """Share of images still in their untrained generator's class, share given the same final
+    class as the paper variant's run of the seed (NaN at another ψ), and the last epoch's
     within-class NMI with the human labels and label entropy."""
     _, start, final = untrained_labels(run_dir)
     last = json.loads((run_dir / "metrics.jsonl").read_text().splitlines()[-1])
+    mine, paper = (np.load(d / "aux_labels.npz") for d in (run_dir, paper_dir))
+    same_psi = np.array_equal(mine["psi"], paper["psi"]) and np.array_equal(
+        mine["rows"], paper["rows"]
+    )
     return {
         "same_class_as_untrained": float((start.argmax(1) == final).double().mean()),
+        "same_class_as_paper": float((mine["aux"] == paper["aux"]).mean())
+        if same_psi
+        else float("nan"),
         "nmi_human_within": float(last.get("nmi_human_within", float("nan"))),
         "aux_entropy": float(last.get("aux_entropy", float("nan"))),
     }
@@ -163,7 +174,10 @@ def main() -> None:
         [summary] = summarise({"single": reference.get("single", {}), "random": random,
                                "maxl": maxl})[2:]  # fmt: skip
         folder = args.out / ("base" if not VARIANTS[name][0] and "maxl" in methods else name)
-        moved = [label_movement(folder / f"maxl-seed{s}") for s in maxl]
+        moved = [
+            label_movement(folder / f"maxl-seed{s}", args.out / "base" / f"maxl-seed{s}")
+            for s in maxl
+        ]
         row = {
             "variant": name,
             "mean_accuracy": f"{summary.mean:.6f}",
@@ -175,7 +189,7 @@ def main() -> None:
             "mean_gain_over_random": mean_of(list(summary.random_gains.values())),
             "std_gain_over_random": f"{sample_std(summary.random_gains) or 0.0:.6f}",
             "seeds_won_over_random": seeds_won(summary.random_gains),
-            **{key: mean_of([m[key] for m in moved]) for key in COLUMNS[-3:]},
+            **{key: mean_of([m[key] for m in moved]) for key in COLUMNS[-4:]},
         }
         rows.append(row)
         n = len(maxl)
@@ -183,6 +197,7 @@ def main() -> None:
             f"| {name} | {100 * summary.mean:.2f} ± {100 * summary.std:.2f} | "
             f"{gain_cell(row, 'single', n)} | {gain_cell(row, 'random', n)} | "
             f"{100 * float(row['same_class_as_untrained']):.1f} % | "
+            f"{100 * float(row['same_class_as_paper']):.1f} % | "
             f"{float(row['nmi_human_within']):.3f} | {float(row['aux_entropy']):.3f} |"
         )
     header = [
@@ -191,9 +206,9 @@ def main() -> None:
         f"Chosen single-task setting: {chosen or 'the file as given'}.",
         "",
         "| variant | test accuracy (%) | gain over tuned single (points, seeds won) | gain over "
-        "random (points, seeds won) | images in their untrained class | NMI with human "
-        "(within) | label entropy |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "random (points, seeds won) | images in their untrained class | images in the "
+        "paper variant's final class | NMI with human (within) | label entropy |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     text = "\n".join([*header, *table, ""])
     write_atomic(args.out / "variants.md", lambda handle: handle.write(text.encode()))

@@ -1,10 +1,15 @@
 """Experiment files: types coerced to the TrainConfig fields, clear errors, shipped configs load."""
 
+import csv
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+import yaml
 
 from maxl import MaxlError
+from maxl.cli import main
 from maxl.config import TrainConfig
 from maxl.config_file import load_experiment
 
@@ -80,3 +85,30 @@ def test_there_is_a_config_per_paper_experiment():
         f"cifar100-{p}-{a}" for p, a in [(3, 10), (3, 20), (3, 100), (10, 20), (10, 100), (20, 100)]
     }
     assert cifar100 | {"cifar10", "svhn", "mnist", "cinic10", "fashion-mnist"} <= names
+
+
+@pytest.mark.parametrize("name", ["fashion-mnist", "fashion-mnist-maxl-best"])
+def test_the_fair_configs_run_on_other_data_without_their_dataset_keys(tmp_path, name):
+    """As an outside check does: the file without dataset, primary_level, aux_level, psi and
+    train_size, on an .npz nobody tuned on; summary.csv's single row is the tuned single."""
+    settings = yaml.safe_load((CONFIGS[0].parent / f"{name}.yaml").read_text())
+    for key in ("dataset", "primary_level", "aux_level", "psi", "train_size"):
+        settings.pop(key, None)
+    assert "tune_single" in settings
+    copy = tmp_path / "copy.yaml"
+    copy.write_text(yaml.safe_dump(settings))
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 8)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    np.savez(tmp_path / "d.npz", x_train=x[:100], y_train=y[:100], x_test=x[100:], y_test=y[100:])
+    out = tmp_path / "out"
+    args = ["compare", "--config", str(copy), "--dataset", f"npz:{tmp_path / 'd.npz'}"]
+    args += ["--methods", "single,random,maxl", "--seeds", "0", "--epochs", "1", "--out", str(out)]
+    args += ["--analysis-size", "0", "--no-progress"]  # the file's own tune_single grid
+    assert main(args) == 0
+    rows = {row["method"]: row for row in csv.DictReader((out / "summary.csv").open())}
+    assert set(rows) == {"single", "random", "maxl"}
+    [chosen] = [r for r in csv.DictReader((out / "tuning.csv").open()) if r["chosen"] == "1"]
+    single = json.loads((out / "single-seed0" / "results.json").read_text())
+    assert single["config"]["lr"] == float(chosen["lr"])  # trained at the tuned value
+    assert float(rows["single"]["mean_accuracy"]) == pytest.approx(single["test_accuracy"])
