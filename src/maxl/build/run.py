@@ -1,6 +1,6 @@
 """A run from a TrainConfig (from the command line, a config file or `maxl.fit`'s keywords):
 checked once, its dataset, backbone, method and callbacks built, and the engine trains the
-result (`train` = build, then fit)."""
+result (`train`: build, then the engine's loop)."""
 
 from __future__ import annotations
 
