@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from maxl.analysis.label_table import LABEL_TABLE_NAME, write_label_table
 from maxl.analysis.probe import analysis_rows, measure
 from maxl.fit_state import FitState
@@ -43,14 +45,17 @@ class Analysis(Callback):
 
     def __init__(self, size: int) -> None:
         self.size = size
+        self.rows: torch.Tensor | None = None  # drawn at the first epoch, then kept
 
     def on_epoch_end(self, state: FitState, record: dict[str, Any]) -> None:
         size = min(self.size, len(state.x_train))
         if size == 0:
             return
         started = time.perf_counter()
-        rows = analysis_rows(len(state.x_train), size, state.config.seed)
-        record.update(measure(state, rows.to(state.x_train.device)))
+        if self.rows is None:
+            rows = analysis_rows(len(state.x_train), size, state.config.seed)
+            self.rows = rows.to(state.x_train.device)
+        record.update(measure(state, self.rows))
         record["analysis_time_s"] = time.perf_counter() - started
 
 

@@ -4,6 +4,7 @@ source from a configuration, the task, ψ and a backbone factory."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -26,74 +27,57 @@ from maxl.task import Task
 BackboneFactory = Callable[[], tuple[nn.Module, int]]  # a fresh backbone and its feature size
 
 
-MethodFactory = Callable[
-    [TrainConfig, Task, Hierarchy, BackboneFactory, torch.device], AuxiliaryLabels
-]
+@dataclass(frozen=True)
+class MethodInputs:
+    """What a method's factory may use: the settings, the task, ψ, the device, and the
+    backbone factory (MAXL's generator gets its own trunk from it)."""
+
+    config: TrainConfig
+    task: Task
+    hierarchy: Hierarchy
+    backbone: BackboneFactory
+    device: torch.device
 
 
-def single_method(
-    config: TrainConfig,
-    task: Task,
-    hierarchy: Hierarchy,
-    backbone: BackboneFactory,
-    device: torch.device,
-) -> AuxiliaryLabels:
+MethodFactory = Callable[[MethodInputs], AuxiliaryLabels]
+
+
+def single_method(inputs: MethodInputs) -> AuxiliaryLabels:
     return SingleTask()
 
 
-def random_method(
-    config: TrainConfig,
-    task: Task,
-    hierarchy: Hierarchy,
-    backbone: BackboneFactory,
-    device: torch.device,
-) -> AuxiliaryLabels:
-    return RandomLabels(task.y_train, hierarchy, config.seed, device)
+def random_method(inputs: MethodInputs) -> AuxiliaryLabels:
+    return RandomLabels(inputs.task.y_train, inputs.hierarchy, inputs.config.seed, inputs.device)
 
 
-def kmeans_method(
-    config: TrainConfig,
-    task: Task,
-    hierarchy: Hierarchy,
-    backbone: BackboneFactory,
-    device: torch.device,
-) -> AuxiliaryLabels:
+def kmeans_method(inputs: MethodInputs) -> AuxiliaryLabels:
+    config, task = inputs.config, inputs.task
     return KMeansLabels(
         task.x_train,
         task.y_train,
-        hierarchy,
-        device,
+        inputs.hierarchy,
+        inputs.device,
         seed=config.seed,
         epochs=config.kmeans_epochs,
         code_dim=config.kmeans_code_dim,
     )
 
 
-def human_method(
-    config: TrainConfig,
-    task: Task,
-    hierarchy: Hierarchy,
-    backbone: BackboneFactory,
-    device: torch.device,
-) -> AuxiliaryLabels:
+def human_method(inputs: MethodInputs) -> AuxiliaryLabels:
+    task = inputs.task
     if task.fine_train is None:
         raise MaxlError(
             f"--method human needs finer labels than level {task.primary_level} of "
             f"{task.dataset.name}; choose a coarser --primary-level (levels: "
             f"{', '.join(task.dataset.levels)}) or another method"
         )
-    return HumanLabels(task.fine_train.to(device))
+    return HumanLabels(task.fine_train.to(inputs.device))
 
 
-def maxl_method(
-    config: TrainConfig,
-    task: Task,
-    hierarchy: Hierarchy,
-    backbone: BackboneFactory,
-    device: torch.device,
-) -> AuxiliaryLabels:
-    trunk, feature_dim = backbone()
-    generator = LabelGenerator(trunk, feature_dim, hierarchy).to(device)
+def maxl_method(inputs: MethodInputs) -> AuxiliaryLabels:
+    config = inputs.config
+    trunk, feature_dim = inputs.backbone()
+    generator = LabelGenerator(trunk, feature_dim, inputs.hierarchy).to(inputs.device)
     optimizer = generator_optimizer(config, generator.parameters())
     scheduler = torch.optim.lr_scheduler.StepLR(
         optimizer, step_size=config.lr_step, gamma=config.lr_gamma
@@ -133,7 +117,7 @@ def build_method(
         raise MaxlError(
             f"unknown method {config.method!r}; choose one of {', '.join(METHOD_NAMES)}"
         )
-    return METHODS[config.method](config, task, hierarchy, backbone_factory, device)
+    return METHODS[config.method](MethodInputs(config, task, hierarchy, backbone_factory, device))
 
 
 def generator_optimizer(
