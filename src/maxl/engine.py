@@ -12,6 +12,7 @@ only rank 0 writes files and shows progress."""
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -162,10 +163,16 @@ def meta_rows(run: Run, batches: list[torch.Tensor], index: int, key: int) -> to
     assert run.holdout_rows is not None
     held = len(run.holdout_rows)
     size = min(run.config.batch_size, held)
-    order = torch.randperm(held, generator=torch.Generator().manual_seed(seed_for(run, key)))
+    order = holdout_order(held, seed_for(run, key))
     positions = (index * size + torch.arange(size)) % held
     rows = run.holdout_rows[order[positions].to(run.holdout_rows.device)]
     return fit_to_ranks(run, [rows])[0]
+
+
+@functools.lru_cache(maxsize=2)  # a pass asks for the same order at every step
+def holdout_order(held: int, seed: int) -> torch.Tensor:
+    """The order in which a pass cycles through the hold-out rows, from its seed alone."""
+    return torch.randperm(held, generator=torch.Generator().manual_seed(seed))
 
 
 def seed_for(run: Run, key: int) -> int:
