@@ -23,7 +23,7 @@ from maxl.hypergrad import (
     hypergradient_of,
     meta_gradient,
 )
-from maxl.hypergrad.common import batch_statistics
+from maxl.hypergrad.common import batch_statistics, generated_labels
 from maxl.models import LabelGenerator, MultiTaskNet
 from maxl.models.small_cnn import SmallCNN
 
@@ -102,7 +102,7 @@ def check_hypergradient(ranks: Ranks, method: str) -> None:
         **settings,
     )
     with batch_statistics(net, generator):
-        labels = problem.generated_labels()
+        labels = generated_labels(generator, x[shard], y[shard])
         theta = problem.trainable_net_params()
         train_grad = problem.train_gradient(theta, labels)
         got = meta_gradient(problem, labels, theta, train_grad, hypergradient_of(method))

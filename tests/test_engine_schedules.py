@@ -36,14 +36,15 @@ def config(tmp_path: Path, **changes) -> TrainConfig:
     return dataclasses.replace(base, **changes)
 
 
-@pytest.mark.parametrize("meta_data", ["same", "next"])
+@pytest.mark.parametrize(("meta_data", "meta_depth"), [("same", None), ("next", None), ("next", 1)])
 def test_the_generator_pass_steps_by_the_standalone_hypergradient_at_the_current_theta(
-    tmp_path, monkeypatch, meta_data
+    tmp_path, monkeypatch, meta_data, meta_depth
 ):
     """--schedule epochs: every generator step is SGD with weight decay on
     maxl.generator_hypergradient at the multi-task network's θ after its pass, which the
     generator pass never changes (Algorithm 1's order of updates)."""
-    run = build_run(config(tmp_path, schedule="epochs", meta_data=meta_data))
+    changes = {"schedule": "epochs", "meta_data": meta_data, "meta_depth": meta_depth}
+    run = build_run(config(tmp_path, **changes))
     steps = []
     meta_step = MetaLabels.meta_step
 
@@ -52,7 +53,7 @@ def test_the_generator_pass_steps_by_the_standalone_hypergradient_at_the_current
         generator = copy.deepcopy(self.generator)
         expected = maxl.generator_hypergradient(
             copy.deepcopy(net), generator, x, y, inner_lr=lr, entropy_weight=0.2,
-            method="exact", meta_batch=meta,
+            method="exact", meta_batch=meta, meta_depth=meta_depth,
         )  # fmt: skip
         before = [p.detach().clone() for p in self.generator.parameters()]
         meta_step(self, net, x, y, lr, meta)
@@ -160,3 +161,53 @@ def test_adam_and_sgd_momentum_step_the_generator_as_torch_does(tmp_path):
 def test_bad_settings_are_one_clear_error(tmp_path, changes, message):
     with pytest.raises(maxl.MaxlError, match=message.replace("(", r"\(")):
         build_run(config(tmp_path, **changes))
+
+
+@pytest.mark.parametrize("meta_depth", [None, 2])
+def test_the_fused_step_with_a_meta_depth_steps_by_the_standalone_hypergradient(
+    tmp_path, monkeypatch, meta_depth
+):
+    """--schedule batches: the generator step that reuses the multi-task step's gradient equals
+    SGD on maxl.generator_hypergradient at the θ before the step, at any meta depth."""
+    run = build_run(config(tmp_path, schedule="batches", meta_depth=meta_depth, gen_lr=0.1))
+    labeler = run.method.labeler
+    steps = []
+    step = type(labeler).step
+
+    def record(self, net, x, y, lr, meta_batch=None):
+        expected = maxl.generator_hypergradient(
+            copy.deepcopy(net), copy.deepcopy(self.generator), x, y, inner_lr=lr,
+            entropy_weight=0.2, meta_depth=meta_depth,
+        )  # fmt: skip
+        before = [p.detach().clone() for p in self.generator.parameters()]
+        step(self, net, x, y, lr, meta_batch)
+        after = [p.detach().clone() for p in self.generator.parameters()]
+        steps.append((before, expected, after))
+
+    monkeypatch.setattr(type(labeler), "step", record)
+    train_epoch(run, epoch=1)
+    assert len(steps) == 3
+    for before, grads, after in steps:
+        for old, g, new in zip(before, grads, after, strict=True):
+            torch.testing.assert_close(new, old - 0.1 * (g + 0.01 * old), rtol=1e-5, atol=1e-6)
+
+
+def test_a_light_generator_leaves_the_multi_task_network_as_it_was(tmp_path):
+    """--gen-backbone: the generator gets the named trunk; the multi-task network of the seed
+    is built exactly as without it, so runs stay paired by seed."""
+    plain = build_run(config(tmp_path))
+    light = build_run(config(tmp_path, gen_backbone="mlp"))
+    assert type(light.method.generator.backbone).__name__ == "MLP"
+    assert type(plain.method.generator.backbone).__name__ == "SmallCNN"
+    for a, b in zip(plain.net.state_dict().values(), light.net.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    train_epoch(light, epoch=1)  # an mlp generator over images trains
+
+
+def test_a_meta_depth_beyond_the_blocks_fails_before_training(tmp_path):
+    with pytest.raises(maxl.MaxlError, match="more than the 3 blocks"):
+        build_run(config(tmp_path, meta_depth=4))
+    with pytest.raises(maxl.MaxlError, match="--meta-depth 0"):
+        build_run(config(tmp_path, meta_depth=0))
+    with pytest.raises(maxl.MaxlError, match="unknown --gen-backbone 'vgg'"):
+        build_run(config(tmp_path, gen_backbone="vgg"))

@@ -42,6 +42,7 @@ def option_choices() -> dict[str, Sequence[str]]:
     return {
         "method": METHOD_NAMES,
         "backbone": BACKBONE_NAMES,
+        "gen_backbone": BACKBONE_NAMES,
         "hypergrad": tuple(HYPERGRADIENT_METHODS),
         "schedule": SCHEDULES,
         "precision": PRECISIONS,

@@ -79,8 +79,9 @@ def runnable_methods(base: TrainConfig, methods: Sequence[str]) -> tuple[list[st
 
 
 # Settings newer than some finished runs, with the value those runs had in effect: a run saved
-# before image_size existed read no image folder, so it used none.
-ADDED_LATER = {"image_size": None}
+# before image_size existed read no image folder, so it used none; those before meta_depth and
+# gen_backbone differentiated through all blocks of a generator like the network.
+ADDED_LATER = {"image_size": None, "meta_depth": None, "gen_backbone": None}
 
 
 def comparable(config: dict[str, Any]) -> dict[str, Any]:

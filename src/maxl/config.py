@@ -51,6 +51,11 @@ class TrainConfig:
         "default: the human hierarchy when there is one, else 5 each",
     )
     backbone: str = option("small-cnn", "shared trunk of both networks (vgg16 is the paper's)")
+    gen_backbone: str | None = option(
+        None,
+        "the label generator's trunk, e.g. one lighter than --backbone's (default: the same as "
+        "--backbone, as in the paper)",
+    )
     hypergrad: str = option(
         "exact",
         "generator gradient: exact second order, the first-order central difference, or "
@@ -72,6 +77,12 @@ class TrainConfig:
         "the batch of MAXL's meta objective: same (the inner step's, the paper's), next "
         "(another training batch), or holdout:F (a seeded fraction F of the training images, "
         "used only for the meta objective)",
+    )
+    meta_depth: int | None = option(
+        None,
+        "MAXL's meta-gradient flows through the top K blocks of the trunk (and the heads) only: "
+        "the features below are computed once per batch and the step θ⁺ leaves those blocks "
+        "as they are (default: all blocks, the exact hypergradient)",
     )
     meta_every: int = option(
         1,

@@ -9,6 +9,7 @@ the object `maxl train` itself uses (methods/maxl.py wraps it with its learning-
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import torch
@@ -16,8 +17,9 @@ from torch import nn
 
 from maxl.distributed import current
 from maxl.errors import MaxlError
-from maxl.hypergrad import MetaProblem, hypergradient_of, meta_gradient
+from maxl.hypergrad import MetaProblem, hypergradient_of, meta_gradient, meta_problem
 from maxl.hypergrad.common import batch_statistics
+from maxl.models.blocks import split_at_depth
 
 Batch = tuple[torch.Tensor, torch.Tensor] | None
 
@@ -25,7 +27,8 @@ Batch = tuple[torch.Tensor, torch.Tensor] | None
 class MetaLabeler:
     """Soft auxiliary labels from `generator` (forward(x, y) -> probabilities [N, K]), trained by
     `optimizer` on L_meta with the hypergradient method `hypergrad` (exact, finite-difference,
-    implicit). `meta_every` = K steps the generator on every K-th batch only."""
+    implicit). `meta_every` = K steps the generator on every K-th batch only; `meta_depth` = K
+    differentiates through the top K blocks of the network's trunk (and its heads) only."""
 
     def __init__(
         self,
@@ -38,6 +41,7 @@ class MetaLabeler:
         focal_gamma: float = 2.0,
         neumann_terms: int = 3,
         meta_every: int = 1,
+        meta_depth: int | None = None,
     ) -> None:
         if not isinstance(generator, nn.Module):
             raise MaxlError(
@@ -50,6 +54,11 @@ class MetaLabeler:
             )
         if meta_every < 1 or neumann_terms < 0:
             raise MaxlError("MetaLabeler: meta_every must be >= 1 and neumann_terms >= 0")
+        if meta_depth is not None and (isinstance(meta_depth, bool) or meta_depth < 1):
+            raise MaxlError(
+                f"MetaLabeler: meta_depth must be a number of blocks >= 1 (or None for all), "
+                f"got {meta_depth!r}"
+            )
         self.generator = generator
         self.optimizer = optimizer
         self.hypergradient = hypergradient_of(hypergrad)
@@ -58,6 +67,8 @@ class MetaLabeler:
         self.focal_gamma = float(focal_gamma)
         self.neumann_terms = neumann_terms
         self.meta_every = meta_every
+        self.meta_depth = meta_depth
+        self.depth_noted = False
         self.iteration = 0  # targets() calls so far
         self.ranks = current()  # data-parallel: reduce the hypergradient across ranks
         self.pending: torch.Tensor | None = None  # the labels of a due step, with their graph
@@ -130,21 +141,34 @@ class MetaLabeler:
     def problem(
         self, net: nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float, meta: Batch
     ) -> MetaProblem:
-        x_meta, y_meta = (x, y) if meta is None else meta
-        return MetaProblem(
-            net=net,
-            generator=self.generator,
-            x=x,
-            y=y,
-            x_meta=x_meta,
-            y_meta=y_meta,
-            inner_lr=float(lr),
+        self.note_depth(net)
+        return meta_problem(
+            net,
+            self.generator,
+            x,
+            y,
+            meta,
+            inner_lr=lr,
             entropy_weight=self.entropy_weight,
             aux_weight=self.aux_weight,
             focal_gamma=self.focal_gamma,
-            ranks=self.ranks,
             neumann_terms=self.neumann_terms,
+            ranks=self.ranks,
+            meta_depth=self.meta_depth,
         )
+
+    def note_depth(self, net: nn.Module) -> None:
+        """Warn once when meta_depth is set but `net` cannot be cut into blocks."""
+        if self.meta_depth is None or self.depth_noted:
+            return
+        self.depth_noted = True
+        if split_at_depth(net, self.meta_depth) is None:
+            warnings.warn(
+                f"meta_depth={self.meta_depth}: {type(net).__name__} is not a maxl "
+                "MultiTaskNet over a backbone that declares blocks(), so the meta-gradient "
+                "runs through all of it",
+                stacklevel=3,
+            )
 
     def apply(self, grads: list[torch.Tensor]) -> None:
         """One optimiser step of the generator along `grads`."""

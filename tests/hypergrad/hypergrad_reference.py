@@ -54,17 +54,19 @@ def reference_focal(logits: torch.Tensor, target: torch.Tensor, gamma: float = 2
     return -(target * (1 - p) ** gamma * torch.log(p)).sum(dim=1).mean()
 
 
-def reference_meta_objective(net, generator, x, y, x_meta, y_meta, lr, lam, psi):
-    """L_meta(φ) by the book: copy the nets, take a real SGD step on θ, score the primary task."""
+def reference_meta_objective(net, generator, x, y, x_meta, y_meta, lr, lam, psi, stepped=None):
+    """L_meta(φ) by the book: copy the nets, take a real SGD step on θ, score the primary task.
+    `stepped(name)` says which of net's parameters the step moves (default: all)."""
     net = copy.deepcopy(net).train()
     generator = copy.deepcopy(generator).train()
     labels = generator(x, y)
     primary, aux = net(x)
     onehot = nn.functional.one_hot(y, len(psi)).double()
     loss = reference_focal(primary, onehot) + reference_focal(aux, labels)
-    grads = torch.autograd.grad(loss, list(net.parameters()))
+    moved = [p for name, p in net.named_parameters() if stepped is None or stepped(name)]
+    grads = torch.autograd.grad(loss, moved)
     with torch.no_grad():
-        for p, g in zip(net.parameters(), grads, strict=True):
+        for p, g in zip(moved, grads, strict=True):
             p -= lr * g
     primary_after, _ = net(x_meta)
     onehot_meta = nn.functional.one_hot(y_meta, len(psi)).double()

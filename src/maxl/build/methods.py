@@ -30,13 +30,14 @@ BackboneFactory = Callable[[], tuple[nn.Module, int]]  # a fresh backbone and it
 @dataclass(frozen=True)
 class MethodInputs:
     """What a method's factory may use: the settings, the task, ψ, the device, and the
-    backbone factory (MAXL's generator gets its own trunk from it)."""
+    backbone factories of the network and of MAXL's generator (by default the same)."""
 
     config: TrainConfig
     task: Task
     hierarchy: Hierarchy
     backbone: BackboneFactory
     device: torch.device
+    generator_backbone: BackboneFactory
 
 
 MethodFactory = Callable[[MethodInputs], AuxiliaryLabels]
@@ -76,7 +77,7 @@ def human_method(inputs: MethodInputs) -> AuxiliaryLabels:
 
 def maxl_method(inputs: MethodInputs) -> AuxiliaryLabels:
     config = inputs.config
-    trunk, feature_dim = inputs.backbone()
+    trunk, feature_dim = inputs.generator_backbone()
     generator = LabelGenerator(trunk, feature_dim, inputs.hierarchy).to(inputs.device)
     optimizer = generator_optimizer(config, generator.parameters())
     scheduler = torch.optim.lr_scheduler.StepLR(
@@ -91,6 +92,7 @@ def maxl_method(inputs: MethodInputs) -> AuxiliaryLabels:
         focal_gamma=config.focal_gamma,
         neumann_terms=config.neumann_terms,
         meta_every=config.meta_every,
+        meta_depth=config.meta_depth,
     )
     return MetaLabels(labeler, scheduler, schedule=config.schedule)
 
@@ -111,13 +113,18 @@ def build_method(
     hierarchy: Hierarchy,
     backbone_factory: BackboneFactory,
     device: torch.device,
+    generator_factory: BackboneFactory | None = None,
 ) -> AuxiliaryLabels:
-    """The auxiliary-label source named by config.method, ready to train on `device`."""
+    """The auxiliary-label source named by config.method, ready to train on `device`; MAXL's
+    generator trunk comes from `generator_factory` (default: `backbone_factory`)."""
     if config.method not in METHODS:
         raise MaxlError(
             f"unknown method {config.method!r}; choose one of {', '.join(METHOD_NAMES)}"
         )
-    return METHODS[config.method](MethodInputs(config, task, hierarchy, backbone_factory, device))
+    inputs = MethodInputs(
+        config, task, hierarchy, backbone_factory, device, generator_factory or backbone_factory
+    )
+    return METHODS[config.method](inputs)
 
 
 def generator_optimizer(

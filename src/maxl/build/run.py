@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from maxl.build.backbones import build_backbone
+from maxl.build.backbones import BACKBONE_NAMES, build_backbone
 from maxl.build.datasets import load_dataset
 from maxl.build.methods import BackboneFactory, build_method
 from maxl.callbacks import Analysis, Callback, LabelTable, TensorBoard
@@ -34,6 +34,7 @@ from maxl.global_batch_norm import to_global_batch_norm
 from maxl.hypergrad import HYPERGRADIENT_METHODS
 from maxl.interrupt import StepBoundaryInterrupts
 from maxl.models import MultiTaskNet
+from maxl.models.blocks import block_count, split_at_depth
 from maxl.records import prepare_out_dir
 from maxl.step import precision_context
 from maxl.task import choose_psi, resolve_task, split_rows
@@ -86,6 +87,16 @@ def check_config(config: TrainConfig) -> None:
         raise MaxlError("--analysis-size must be 0 (no analysis) or a number of images")
     if config.neumann_terms < 0:
         raise MaxlError("--neumann-terms must be 0 or more Hessian-vector products")
+    if config.meta_depth is not None and config.meta_depth < 1:
+        raise MaxlError(
+            f"--meta-depth {config.meta_depth} is not a number of blocks; give 1 or more (1: "
+            "the top block only), or leave it out for all blocks"
+        )
+    if config.gen_backbone is not None and config.gen_backbone not in BACKBONE_NAMES:
+        raise MaxlError(
+            f"unknown --gen-backbone {config.gen_backbone!r}; choose one of "
+            + ", ".join(BACKBONE_NAMES)
+        )
     if not 0 <= config.val_fraction < 1:
         raise MaxlError(
             f"--val-fraction {config.val_fraction} is not a fraction in [0, 1); give e.g. 0.1"
@@ -148,19 +159,17 @@ def assemble_run(
         val_fraction=config.val_fraction,
     )
     hierarchy = choose_psi(task, config.method, config.psi)
-    name = backbone_name(config, dataset)
-    inputs = dataset.x_train[0].numel() if name == "mlp" else dataset.x_train.shape[1]
-
-    def named_backbone() -> tuple[torch.nn.Module, int]:
-        trunk = build_backbone(name, inputs)
-        return trunk, trunk.feature_dim
-
-    backbone_factory = backbone or named_backbone
+    backbone_factory = backbone or named_backbone(backbone_name(config, dataset), dataset)
+    generator_factory = backbone_factory
+    if config.gen_backbone is not None:
+        generator_factory = named_backbone(generator_backbone_name(config, dataset), dataset)
 
     torch.manual_seed(config.seed)
     backbone, feature_dim = backbone_factory()
     net = MultiTaskNet(backbone, feature_dim, task.num_primary, hierarchy.num_aux).to(device)
-    method = build_method(config, task, hierarchy, backbone_factory, device)
+    method = build_method(config, task, hierarchy, backbone_factory, device, generator_factory)
+    if method.meta_learned:
+        split_at_depth(net, config.meta_depth)  # a depth beyond the blocks fails before training
     if device.type == "cuda":
         net = net.to(memory_format=torch.channels_last)
         generator = getattr(method, "generator", None)
@@ -213,6 +222,36 @@ def backbone_name(config: TrainConfig, dataset: ImageDataset) -> str:
     return "mlp" if dataset.is_features else config.backbone
 
 
+def generator_backbone_name(config: TrainConfig, dataset: ImageDataset) -> str:
+    """config.gen_backbone (default: the network's), the mlp for feature vectors."""
+    return "mlp" if dataset.is_features else config.gen_backbone or backbone_name(config, dataset)
+
+
+def named_backbone(name: str, dataset: ImageDataset) -> BackboneFactory:
+    """A factory of fresh `name` trunks for the dataset's inputs (the mlp: C·H·W features)."""
+    inputs = dataset.x_train[0].numel() if name == "mlp" else dataset.x_train.shape[1]
+
+    def build() -> tuple[nn.Module, int]:
+        trunk = build_backbone(name, inputs)
+        return trunk, trunk.feature_dim
+
+    return build
+
+
+def depth_note(run: Run) -> str:
+    """How deep MAXL's meta-gradient goes, for the start message ('' when all of it)."""
+    config = run.config
+    if config.meta_depth is None or not run.method.meta_learned:
+        return ""
+    count = block_count(run.net.backbone)
+    if count is None:
+        return (
+            f"; --meta-depth {config.meta_depth}: the backbone declares no blocks(), so the "
+            "meta-gradient runs through all of it"
+        )
+    return f", meta-gradient through the top {config.meta_depth} of {count} blocks"
+
+
 def train(
     config: TrainConfig,
     log: Log | None = None,
@@ -247,6 +286,8 @@ def train(
             f"ψ={run.hierarchy.psi}): "
             f"{len(run.x_train)} training images, {config.epochs} epoch(s), "
             + ("your backbone" if backbone else backbone_name(config, run.task.dataset))
+            + (f", generator {config.gen_backbone}" if config.gen_backbone else "")
+            + depth_note(run)
             + (f", {ranks.world_size} processes" if ranks is not None else "")
         )
         if loop.progress is not None:

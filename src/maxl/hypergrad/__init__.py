@@ -6,7 +6,14 @@ import torch
 from torch import nn
 
 from maxl.errors import MaxlError
-from maxl.hypergrad.common import Hypergradient, MetaProblem, batch_statistics, meta_gradient
+from maxl.hypergrad.common import (
+    Hypergradient,
+    MetaProblem,
+    batch_statistics,
+    generated_labels,
+    meta_gradient,
+    meta_problem,
+)
 from maxl.hypergrad.exact import EXACT
 from maxl.hypergrad.finite_difference import FINITE_DIFFERENCE
 from maxl.hypergrad.implicit import IMPLICIT
@@ -41,6 +48,7 @@ def generator_hypergradient(
     aux_weight: float = 1.0,
     focal_gamma: float = 2.0,
     neumann_terms: int = 3,
+    meta_depth: int | None = None,
 ) -> list[torch.Tensor]:
     """∇_φ L_meta(φ) for the label generator, one tensor per generator.parameters() entry.
 
@@ -50,26 +58,27 @@ def generator_hypergradient(
     times the entropy regulariser. BatchNorm uses batch statistics; no running statistic and
     no .grad of either network is touched. method="implicit" approximates the same gradient by
     the implicit function theorem with `neumann_terms` Hessian-vector products at θ.
+    meta_depth=K (a maxl MultiTaskNet whose backbone declares blocks()) differentiates through
+    the top K blocks and the heads only, as if the blocks below were frozen.
     """
     hypergradient = hypergradient_of(method)
     if isinstance(neumann_terms, bool) or not isinstance(neumann_terms, int) or neumann_terms < 0:
         raise MaxlError(f"neumann_terms must be a whole number >= 0, got {neumann_terms!r}")
-    x_meta, y_meta = (x, y) if meta_batch is None else meta_batch
-    problem = MetaProblem(
-        net=net,
-        generator=generator,
-        x=x,
-        y=y,
-        x_meta=x_meta,
-        y_meta=y_meta,
-        inner_lr=float(inner_lr),
-        entropy_weight=float(entropy_weight),
-        aux_weight=float(aux_weight),
-        focal_gamma=float(focal_gamma),
-        neumann_terms=neumann_terms,
-    )
     with batch_statistics(net, generator):
-        labels = problem.generated_labels()
+        problem = meta_problem(
+            net,
+            generator,
+            x,
+            y,
+            meta_batch,
+            inner_lr=inner_lr,
+            entropy_weight=entropy_weight,
+            aux_weight=aux_weight,
+            focal_gamma=focal_gamma,
+            neumann_terms=neumann_terms,
+            meta_depth=meta_depth,
+        )
+        labels = generated_labels(generator, x, y)
         theta = problem.trainable_net_params()
         train_grad = problem.train_gradient(theta, labels)
         return meta_gradient(problem, labels, theta, train_grad, hypergradient)
@@ -82,4 +91,5 @@ __all__ = [
     "generator_hypergradient",
     "hypergradient_of",
     "meta_gradient",
+    "meta_problem",
 ]

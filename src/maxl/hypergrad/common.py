@@ -30,6 +30,7 @@ from torch.func import functional_call
 from maxl.distributed import Ranks
 from maxl.errors import MaxlError
 from maxl.losses import entropy_regulariser, focal_loss, focal_terms
+from maxl.models.blocks import DepthSplit, split_at_depth
 
 Params = dict[str, torch.Tensor]
 
@@ -71,10 +72,6 @@ class MetaProblem:
                 "the multi-task network must return (primary_logits, aux_logits) from forward(x)"
             )
         return out[0], out[1]
-
-    def generated_labels(self) -> torch.Tensor:
-        """g_φ(x, y), differentiable in φ, with a private copy of the generator's buffers."""
-        return functional_call(self.generator, cloned_buffers(self.generator), (self.x, self.y))
 
     def primary_loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return focal_loss(logits, y, self.focal_gamma)
@@ -120,6 +117,59 @@ class MetaProblem:
         others = self.ranks.sum(local) - local.detach()
         mean = (local + others) / (len(labels) * self.world_size)
         return entropy_regulariser(mean.unsqueeze(0))
+
+
+def meta_problem(
+    net: nn.Module,
+    generator: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    meta_batch: tuple[torch.Tensor, torch.Tensor] | None,
+    *,
+    inner_lr: float,
+    entropy_weight: float,
+    aux_weight: float,
+    focal_gamma: float,
+    neumann_terms: int,
+    ranks: Ranks | None = None,
+    meta_depth: int | None = None,
+) -> MetaProblem:
+    """The MetaProblem of one batch (meta_batch None: L_meta on the batch itself). With
+    meta_depth K the problem's network is the top K blocks and the heads of `net` alone, and
+    its inputs are the features below them, computed here once with batch statistics: θ⁺
+    leaves the lower blocks as they are, so d, the label sensitivity and the finite
+    differences run over the top blocks only (see maxl.models.blocks)."""
+    x_meta, y_meta = (x, y) if meta_batch is None else meta_batch
+    split = split_at_depth(net, meta_depth)
+    if split is not None:
+        with torch.no_grad(), batch_statistics(net):
+            features = lower_features(split, x)
+            features_meta = features if meta_batch is None else lower_features(split, x_meta)
+        net, x, x_meta = split.upper, features, features_meta
+    return MetaProblem(
+        net=net,
+        generator=generator,
+        x=x,
+        y=y,
+        x_meta=x_meta,
+        y_meta=y_meta,
+        inner_lr=float(inner_lr),
+        entropy_weight=float(entropy_weight),
+        aux_weight=float(aux_weight),
+        focal_gamma=float(focal_gamma),
+        ranks=ranks,
+        neumann_terms=neumann_terms,
+    )
+
+
+def lower_features(split: DepthSplit, x: torch.Tensor) -> torch.Tensor:
+    """The features entering the top blocks, with a private copy of the running statistics."""
+    return functional_call(split.lower, cloned_buffers(split.lower), (x,))
+
+
+def generated_labels(generator: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """g_φ(x, y), differentiable in φ, with a private copy of the generator's buffers."""
+    return functional_call(generator, cloned_buffers(generator), (x, y))
 
 
 Sensitivity = Callable[[MetaProblem, Params, Params], torch.Tensor]

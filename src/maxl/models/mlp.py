@@ -35,3 +35,9 @@ class MLP(nn.Module):
                 f"{x.shape[1]} (input shape {tuple(x.shape)}); build it for this data"
             )
         return self.layers(x)
+
+    def blocks(self) -> list[nn.Module]:
+        """One Linear-BatchNorm-ReLU block per layer (the first also flattens its input)."""
+        layers = self.layers
+        first = nn.Sequential(nn.Flatten(), *layers[0:3])
+        return [first, *(layers[i : i + 3] for i in range(3, len(layers), 3))]

@@ -7,6 +7,7 @@ from torch import nn
 
 from maxl.errors import MaxlError
 from maxl.models.backbones import check_images
+from maxl.models.blocks import GlobalAvgPool
 
 
 class BasicBlock(nn.Module):
@@ -69,3 +70,8 @@ class ResNet18(nn.Module):
         """Return global-average-pooled features [N, 512]."""
         check_images(x, self.in_channels, self.min_size, "resnet18")
         return self.layers(self.stem(x)).mean(dim=(-2, -1))
+
+    def blocks(self) -> list[nn.Module]:
+        """The stem, then the eight residual blocks (the last with the average pooling)."""
+        residual = [block for stage in self.layers for block in stage]
+        return [self.stem, *residual[:-1], nn.Sequential(residual[-1], GlobalAvgPool())]

@@ -7,6 +7,7 @@ from torch import nn
 
 from maxl.errors import MaxlError
 from maxl.models.backbones import check_images
+from maxl.models.blocks import GlobalAvgPool
 
 
 def _conv_bn_relu(cin: int, cout: int) -> list[nn.Module]:
@@ -45,3 +46,8 @@ class SmallCNN(nn.Module):
         """Return global-average-pooled features [N, feature_dim]."""
         check_images(x, self.in_channels, self.min_size, "small-cnn")
         return self.features(x).mean(dim=(-2, -1))
+
+    def blocks(self) -> list[nn.Module]:
+        """The three conv blocks (each with its max-pool; the last with the average pooling)."""
+        f = self.features
+        return [f[0:4], f[4:8], nn.Sequential(*f[8:], GlobalAvgPool())]

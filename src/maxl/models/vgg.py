@@ -7,6 +7,7 @@ from torch import nn
 
 from maxl.errors import MaxlError
 from maxl.models.backbones import check_images
+from maxl.models.blocks import GlobalAvgPool
 
 # Channel widths of the 13 conv3x3 layers; "M" is a 2x2 max-pool.
 VGG16_CONFIG: tuple[int | str, ...] = (
@@ -50,3 +51,15 @@ class VGG16BN(nn.Module):
         """Return features [N, 512], averaged over whatever spatial map remains (1x1 for 32x32)."""
         check_images(x, self.in_channels, self.min_size, "vgg16")
         return self.features(x).mean(dim=(-2, -1))
+
+    def blocks(self) -> list[nn.Module]:
+        """The five conv stages, each ending in its max-pool (the last also in the average
+        pooling): block1 to block5 as VGG's authors name them."""
+        stages: list[nn.Module] = []
+        start = 0
+        for i, layer in enumerate(self.features):
+            if isinstance(layer, nn.MaxPool2d):
+                stages.append(self.features[start : i + 1])
+                start = i + 1
+        stages[-1] = nn.Sequential(*stages[-1], *self.features[start:], GlobalAvgPool())
+        return stages
