@@ -23,7 +23,7 @@ from maxl.build.backbones import build_backbone
 from maxl.models import LabelGenerator, MultiTaskNet
 
 
-def shape_arguments(description: str) -> argparse.Namespace:
+def shape_parser(description: str) -> argparse.ArgumentParser:
     """The command line every benchmark script shares: backbone, batch and image shape, rounds."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--backbone", default="small-cnn")
@@ -31,11 +31,11 @@ def shape_arguments(description: str) -> argparse.Namespace:
     parser.add_argument("--image-size", type=int, default=28)
     parser.add_argument("--channels", type=int, default=1)
     parser.add_argument("--iterations", type=int, default=5)
-    return parser.parse_args()
+    return parser
 
 
 def main() -> None:
-    args = shape_arguments(__doc__.splitlines()[0])
+    args = shape_parser(__doc__.splitlines()[0]).parse_args()
     torch.manual_seed(0)
     h = Hierarchy([5] * 20)
     n, c, s = args.batch_size, args.channels, args.image_size

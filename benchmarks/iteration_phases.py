@@ -2,11 +2,13 @@
 single-task step (the multi-task step of the same iteration), medians over the iterations.
 
     python benchmarks/iteration_phases.py --backbone vgg16 --image-size 32 --channels 3
+    python benchmarks/iteration_phases.py --variants exact-depth1-light ...   # any fused row
 
 Phases: generator forward (the targets, kept with their graph), multi-task step (forward and
-backward), direction d = ∇_{θ⁺}L_pri(θ⁺) (forward and backward at θ⁺), label sensitivity
+backward), features below the top blocks (--meta-depth only: one forward of the lower blocks,
+no graph), direction d = ∇_{θ⁺}L_pri(θ⁺) (forward and backward at θ⁺), label sensitivity
 (exact: one forward-mode JVP at θ; finite-difference: two forwards at θ ± εd), generator
-backward (one backward through the generator to φ).
+backward (one backward through the generator to φ), both optimiser steps.
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
-from hypergrad_pieces import shape_arguments  # this folder is on sys.path when run
+from hypergrad_pieces import shape_parser  # this folder is on sys.path when run
 
-from maxl.bench import BenchConfig, random_dataset, train_config
+from maxl.bench import BenchConfig, describe, random_dataset, train_config
 from maxl.build import assemble_run
-from maxl.hypergrad import MetaProblem, hypergradient_of
+from maxl.hypergrad import hypergradient_of
 from maxl.hypergrad.common import batch_statistics, zeros_for_unused
 from maxl.losses import entropy_regulariser, focal_loss
 from maxl.step import prepare_batch
@@ -42,11 +44,14 @@ class Phases:
             self.times.setdefault(name, []).append(time.perf_counter() - start)
 
 
-def profile(bench: BenchConfig, method: str, iterations: int) -> dict[str, float]:
-    """Median seconds of each phase of `method`'s iteration."""
-    run = assemble_run(train_config(bench, method), random_dataset(bench), torch.device("cpu"))
-    net, generator = run.net, run.method.generator
-    sensitivity = hypergradient_of(method).sensitivity
+def profile(bench: BenchConfig, variant: str, iterations: int) -> dict[str, float]:
+    """Median seconds of each phase of a fused `maxl bench` row's iteration (exact,
+    finite-difference, exact-depth1, exact-light, exact-depth1-light)."""
+    config = train_config(bench, variant)
+    run = assemble_run(config, random_dataset(bench), torch.device("cpu"))
+    net, labeler = run.net, run.method.labeler
+    generator = labeler.generator
+    sensitivity = hypergradient_of(config.hypergrad).sensitivity
     rows = torch.arange(bench.batch_size)
     phases = Phases()
     for i in range(iterations + 1):
@@ -62,22 +67,32 @@ def profile(bench: BenchConfig, method: str, iterations: int) -> dict[str, float
             loss = focal_loss(primary, y) + focal_loss(aux, labels.detach())
             net.zero_grad()
             loss.backward()
-        problem = MetaProblem(net, generator, x, y, x, y, 0.01, 0.2, 1.0, 2.0)
-        theta = problem.trainable_net_params()
-        theta_plus = {n: p.detach() - 0.01 * p.grad for n, p in theta.items()}
         with batch_statistics(net):
+            with phases.phase("features below the top blocks"):
+                problem = labeler.problem(net, x, y, 0.01, None)
+            theta = problem.trainable_net_params()
+            theta_plus = {n: p.detach() - 0.01 * p.grad for n, p in theta.items()}
             with phases.phase("direction d"):
                 d = problem.meta_direction(theta_plus)
             with phases.phase("label sensitivity"):
                 s = sensitivity(problem, theta, d)
         with phases.phase("generator backward"):
             meta = -0.01 * (labels * s).sum() + 0.2 * entropy_regulariser(labels)
-            zeros_for_unused(meta, problem.generator_params())
+            grads = zeros_for_unused(meta, problem.generator_params())
+        with phases.phase("both optimiser steps"):
+            labeler.apply(grads)
+            run.optimizer.step()
     return {name: statistics.median(values) for name, values in phases.times.items()}
 
 
 def main() -> None:
-    args = shape_arguments(__doc__.splitlines()[0])
+    parser = shape_parser(__doc__.splitlines()[0])
+    parser.add_argument(
+        "--variants",
+        default="exact,finite-difference",
+        help="comma-separated fused rows of maxl bench (default: %(default)s)",
+    )
+    args = parser.parse_args()
     bench = BenchConfig(
         backbone=args.backbone,
         batch_size=args.batch_size,
@@ -85,12 +100,13 @@ def main() -> None:
         channels=args.channels,
         device="cpu",
     )
-    for method in ("exact", "finite-difference"):
-        medians = profile(bench, method, args.iterations)
+    for variant in args.variants.split(","):
+        medians = profile(bench, variant, args.iterations)
         base = medians["multi-task step"]
-        print(f"\n{method}: {args.backbone}, batch {args.batch_size}, median of {args.iterations}")
+        print(f"\n{describe(bench, variant)}: {args.backbone}, batch {args.batch_size}, "
+              f"median of {args.iterations}")  # fmt: skip
         for name, median in [*medians.items(), ("sum", sum(medians.values()))]:
-            print(f"  {name:<20} {median:8.4f} s  {median / base:5.2f}x step")
+            print(f"  {name:<30} {median:8.4f} s  {median / base:5.2f}x step")
 
 
 if __name__ == "__main__":

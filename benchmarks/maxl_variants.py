@@ -56,6 +56,13 @@ VARIANTS: dict[str, tuple[dict[str, Any], list[str]]] = {
     "psi2": ({"psi": (2,)}, ["random", "maxl"]),
     "adam-no-entropy": ({"gen_optimizer": "adam", "entropy_weight": 0.0}, ["maxl"]),
     "gen-lr-0.1": ({"gen_lr": 0.1}, ["maxl"]),  # SGD, 100x the paper's step
+    # less work per meta step (docs/speed.md): the top block only, a light generator, both
+    "depth1": ({"meta_depth": 1}, ["maxl"]),
+    "light": ({"gen_backbone": "mlp"}, ["maxl"]),
+    "depth1-light": ({"meta_depth": 1, "gen_backbone": "mlp"}, ["maxl"]),
+    # the same where the meta-gradient does move labels (gen-lr-0.1)
+    "gen-lr-0.1-depth1": ({"gen_lr": 0.1, "meta_depth": 1}, ["maxl"]),
+    "gen-lr-0.1-light": ({"gen_lr": 0.1, "gen_backbone": "mlp"}, ["maxl"]),
 }
 COLUMNS = (
     "variant", "mean_accuracy", "std_accuracy", "runs", "mean_gain_over_single",

@@ -18,10 +18,10 @@ from maxl.global_batch_norm import GlobalBatchNorm, to_global_batch_norm
 from maxl.hierarchy import Hierarchy
 from maxl.hypergrad import (
     HYPERGRADIENT_METHODS,
-    MetaProblem,
     generator_hypergradient,
     hypergradient_of,
     meta_gradient,
+    meta_problem,
 )
 from maxl.hypergrad.common import batch_statistics, generated_labels
 from maxl.models import LabelGenerator, MultiTaskNet
@@ -37,7 +37,8 @@ def check_against_one_process(rank: int, world_size: int, store: str) -> None:
         ranks = Ranks(rank, world_size)
         check_global_batch_norm(ranks)
         for method in HYPERGRADIENT_METHODS:
-            check_hypergradient(ranks, method)
+            for meta_depth in (None, 1):
+                check_hypergradient(ranks, method, meta_depth)
     finally:
         dist.destroy_process_group()
 
@@ -76,9 +77,10 @@ def check_global_batch_norm(ranks: Ranks) -> None:
     assert_close(mine, whole[shard])
 
 
-def check_hypergradient(ranks: Ranks, method: str) -> None:
+def check_hypergradient(ranks: Ranks, method: str, meta_depth: int | None) -> None:
     """The generator's hypergradient from the shards, reduced across ranks, equals the one of
-    the whole batch in one process (BatchNorm in both networks, float64)."""
+    the whole batch in one process (BatchNorm in both networks, float64), also through the top
+    block only (the features below it normalised over the global batch)."""
     torch.manual_seed(0)
     hierarchy = Hierarchy([2, 1, 3])
     net = MultiTaskNet(SmallCNN(1, width=4), 16, hierarchy.num_primary, hierarchy.num_aux)
@@ -87,18 +89,21 @@ def check_hypergradient(ranks: Ranks, method: str) -> None:
     x = torch.randn(GLOBAL_BATCH, 1, 8, 8, dtype=torch.float64)
     y = torch.tensor([0, 1, 2, 0, 2, 2, 1, 0])
     settings = {"inner_lr": 0.3, "entropy_weight": 0.2, "aux_weight": 1.5, "focal_gamma": 2.0}
-    expected = generator_hypergradient(net, generator, x, y, method=method, **settings)
+    expected = generator_hypergradient(
+        net, generator, x, y, method=method, meta_depth=meta_depth, **settings
+    )
 
     net, generator = to_global_batch_norm(net), to_global_batch_norm(generator)
     shard = ranks.shard(GLOBAL_BATCH)
-    problem = MetaProblem(
-        net=net,
-        generator=generator,
-        x=x[shard],
-        y=y[shard],
-        x_meta=x[shard],
-        y_meta=y[shard],
+    problem = meta_problem(
+        net,
+        generator,
+        x[shard],
+        y[shard],
+        None,
+        neumann_terms=3,
         ranks=ranks,
+        meta_depth=meta_depth,
         **settings,
     )
     with batch_statistics(net, generator):

@@ -5,7 +5,14 @@ import json
 import pytest
 import torch
 
-from maxl.bench import VARIANTS, BenchConfig, format_table, random_dataset, train_config
+from maxl.bench import (
+    VARIANTS,
+    BenchConfig,
+    describe,
+    format_table,
+    random_dataset,
+    train_config,
+)
 from maxl.build import assemble_run
 from maxl.cli import main
 
@@ -15,7 +22,8 @@ def test_json_has_every_variant_with_time_and_memory(capsys):
     assert main([*argv, "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert list(report) == [
-        "single", "human", "exact", "finite-difference", "implicit", "exact-epochs"
+        "single", "human", "exact", "finite-difference", "implicit", "exact-epochs",
+        "exact-depth1", "exact-light", "exact-depth1-light", "exact-epochs-depth1-light",
     ]  # fmt: skip
     for values in report.values():
         assert values["seconds_per_iteration"] > 0
@@ -36,6 +44,9 @@ def test_table_shows_ratios_and_the_input_pipeline_share():
     table = format_table(BenchConfig(batch_size=4, image_size=8, device="cpu"), results)
     assert "small-cnn, batch 4, 1×8×8, cpu" in table
     assert "| maxl (exact) | 0.4000 | 4.00 | 150 | 1.50 |" in table
+    assert describe(BenchConfig(backbone="vgg16"), "exact-epochs-depth1-light") == (
+        "maxl (exact, epochs schedule, depth 1, small-cnn generator)"
+    )
     assert "2.0 % of single" in table
 
 
@@ -44,11 +55,18 @@ def test_every_variant_trains_the_same_network_on_the_same_hierarchy():
     dataset = random_dataset(bench)
     runs = [assemble_run(train_config(bench, v), dataset, torch.device("cpu")) for v in VARIANTS]
     assert all(run.hierarchy.psi == [5] * 20 for run in runs)
-    assert [run.method.name for run in runs] == ["single", "human", *["maxl"] * 4]
-    assert [run.config.schedule for run in runs[2:]] == ["batches"] * 3 + ["epochs"]
-    assert [run.config.hypergrad for run in runs[2:]] == [
-        "exact", "finite-difference", "implicit", "exact"
+    assert [run.method.name for run in runs] == ["single", "human", *["maxl"] * 8]
+    configs = {name: run.config for name, run in zip(VARIANTS, runs, strict=True)}
+    assert [c.schedule for c in configs.values()][2:] == [
+        "batches", "batches", "batches", "epochs", "batches", "batches", "batches", "epochs"
     ]  # fmt: skip
+    assert [c.hypergrad for c in configs.values()][2:] == [
+        "exact", "finite-difference", "implicit", *["exact"] * 5
+    ]  # fmt: skip
+    assert [c.meta_depth for c in configs.values()][6:] == [1, None, 1, 1]
+    assert [c.gen_backbone for c in configs.values()][6:] == [None, "mlp", "mlp", "mlp"]
+    generators = [type(run.method.generator.backbone).__name__ for run in runs[2:]]
+    assert generators == ["SmallCNN"] * 5 + ["MLP"] * 3
     for run in runs[1:]:
         for a, b in zip(run.net.parameters(), runs[0].net.parameters(), strict=True):
             assert a.equal(b)

@@ -1,8 +1,10 @@
 """`maxl bench`: seconds per training iteration and peak memory of single, human and MAXL
-(exact, finite-difference and implicit hypergradients on the fused `batches` schedule, and exact
-on the paper's `epochs` schedule) on one backbone, batch and random data. An `epochs` iteration
-is one multi-task step and one generator step of the separate pass, so that its ratio compares
-with the fused one's: both schedules take one generator step per multi-task step.
+(exact, finite-difference and implicit hypergradients on the fused `batches` schedule, exact on
+the paper's `epochs` schedule, and exact with less work per meta step: `--meta-depth 1`, a light
+generator, both, and both on the `epochs` schedule) on one backbone, batch and random data. An
+`epochs` iteration is one multi-task step and one generator step of the separate pass, so that
+its ratio compares with the fused one's: both schedules take one generator step per multi-task
+step.
 
 Timing is interleaved (one iteration of each variant per round, after a warm-up) so that every
 variant sees the same machine state, and reported as medians over rounds; with --meta-every K a
@@ -23,6 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -33,8 +36,19 @@ from maxl.engine import Run
 from maxl.errors import MaxlError
 from maxl.step import precision_context, prepare_batch, train_step
 
-VARIANTS = ("single", "human", "exact", "finite-difference", "implicit", "exact-epochs")
-EPOCHS_SUFFIX = "-epochs"
+# Each row and what it changes in MAXL's settings (`light`: the light generator's trunk).
+VARIANTS: dict[str, dict[str, Any]] = {
+    "single": {"method": "single"},
+    "human": {"method": "human"},
+    "exact": {},
+    "finite-difference": {"hypergrad": "finite-difference"},
+    "implicit": {"hypergrad": "implicit"},
+    "exact-epochs": {"schedule": "epochs"},
+    "exact-depth1": {"meta_depth": 1},
+    "exact-light": {"light": True},
+    "exact-depth1-light": {"meta_depth": 1, "light": True},
+    "exact-epochs-depth1-light": {"schedule": "epochs", "meta_depth": 1, "light": True},
+}
 
 
 @dataclass(frozen=True)
@@ -52,25 +66,48 @@ class BenchConfig:
     meta_every: int = 1
     num_primary: int = 20
     aux_per_class: int = 5
+    light_generator: str | None = None  # the light rows' generator trunk (light_generator)
+
+
+def light_generator(bench: BenchConfig) -> str:
+    """The trunk of the light-generator rows: --light-generator, else the small CNN (the mlp
+    when the network is the small CNN itself)."""
+    if bench.light_generator is not None:
+        return bench.light_generator
+    return "mlp" if bench.backbone == "small-cnn" else "small-cnn"
 
 
 def train_config(bench: BenchConfig, variant: str) -> TrainConfig:
     """The training settings of one variant: paper defaults, the bench's shape and device."""
-    method = variant if variant in ("single", "human") else "maxl"
-    schedule = "epochs" if variant.endswith(EPOCHS_SUFFIX) else "batches"
-    hypergrad = variant.removesuffix(EPOCHS_SUFFIX) if method == "maxl" else "exact"
+    settings = dict(VARIANTS[variant])
+    if settings.pop("light", False):
+        settings["gen_backbone"] = light_generator(bench)
+    defaults: dict[str, Any] = {"method": "maxl", "hypergrad": "exact", "schedule": "batches"}
     return TrainConfig(
         dataset="random",
-        method=method,
-        hypergrad=hypergrad,
-        schedule=schedule,
         backbone=bench.backbone,
         batch_size=bench.batch_size,
         device=bench.device,
         precision=bench.precision,
         meta_every=bench.meta_every,
         progress=False,
+        **{**defaults, **settings},
     )
+
+
+def describe(bench: BenchConfig, variant: str) -> str:
+    """A row's name in the table, e.g. 'maxl (exact, epochs schedule, depth 1, mlp generator)'."""
+    config = train_config(bench, variant)
+    if config.method != "maxl":
+        return config.method
+    parts = [config.hypergrad]
+    if config.schedule == "epochs":
+        parts.append("epochs schedule")
+    if config.meta_depth is not None:
+        parts.append(f"depth {config.meta_depth}")
+    if config.gen_backbone is not None:
+        parts.append(f"{config.gen_backbone} generator")
+    return f"maxl ({', '.join(parts)})"
 
 
 def random_dataset(bench: BenchConfig) -> ImageDataset:
@@ -250,11 +287,9 @@ def format_table(bench: BenchConfig, results: dict[str, dict[str, float]]) -> st
         "|---|---:|---:|---:|---:|",
     ]
     for variant, r in results.items():
-        name = variant if variant in ("single", "human") else f"maxl ({variant})"
-        name = name.replace("-epochs)", ", epochs schedule)")
         lines.append(
-            f"| {name} | {r['seconds_per_iteration']:.4f} | {r['time_ratio']:.2f} | "
-            f"{r['peak_memory_mb']:.0f} | {r['memory_ratio']:.2f} |"
+            f"| {describe(bench, variant)} | {r['seconds_per_iteration']:.4f} | "
+            f"{r['time_ratio']:.2f} | {r['peak_memory_mb']:.0f} | {r['memory_ratio']:.2f} |"
         )
     pipeline = results["single"]["input_pipeline_seconds"]
     share = pipeline / results["single"]["seconds_per_iteration"]

@@ -131,9 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_bench_options(
         commands.add_parser(
             "bench",
-            help="time one training iteration of single, human and maxl (exact, finite-difference)",
+            help="time one training iteration of single, human and maxl's variants",
             description="Median seconds per training iteration and peak memory of single, human "
-            "and maxl with both hypergradients, on random data, interleaved after a warm-up.",
+            "and maxl (each hypergradient, both schedules, --meta-depth 1 and a light generator), "
+            "on random data, interleaved after a warm-up; ratios are to single in the same run.",
         )
     )
     show = commands.add_parser(
@@ -261,6 +262,13 @@ def add_bench_options(parser: argparse.ArgumentParser) -> None:
         add(flag, type=int, default=getattr(defaults, name), help="default: %(default)s")
     add("--device", default=defaults.device, help="cpu, cuda, ...; default: %(default)s")
     add("--precision", default=defaults.precision, choices=PRECISIONS, help="default: %(default)s")
+    add(
+        "--light-generator",
+        default=None,
+        choices=BACKBONE_NAMES,
+        help="the generator trunk of the rows with a light generator (default: small-cnn, or "
+        "mlp when --backbone is small-cnn)",
+    )
     add("--json", action="store_true", help="print one JSON object instead of the table")
 
 
