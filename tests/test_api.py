@@ -97,6 +97,22 @@ def test_a_dataset_and_a_module_instance_are_accepted(tmp_path, digits_vectors):
     assert result.results["psi"] == [2, 2]
 
 
+def test_a_meta_depth_on_a_backbone_without_blocks_warns_and_trains_through_all_of_it(
+    tmp_path, digits_vectors
+):
+    train, test = digits_vectors
+    options = {"method": "maxl", "psi": 2, "epochs": 1, "schedule": "batches", "seed": 2}
+    whole = maxl.fit(lambda: HandMLP(64), train[:2], test[:2], out=tmp_path / "a", **options)
+    with pytest.warns(UserWarning, match="runs through all of it"):
+        deep = maxl.fit(
+            lambda: HandMLP(64), train[:2], test[:2], out=tmp_path / "b", meta_depth=1, **options
+        )
+    assert deep.test_accuracy == whole.test_accuracy
+    a, b = (torch.load(r.out / "checkpoint.pt", weights_only=True) for r in (whole, deep))
+    for name, value in a["method"]["generator"].items():
+        assert torch.equal(value, b["method"]["generator"][name]), name
+
+
 def test_human_uses_the_fine_labels_and_their_psi(tmp_path, digits_vectors):
     train, test = digits_vectors
     result = maxl.fit(lambda: HandMLP(64), train, test, method="human", out=tmp_path / "h",

@@ -165,6 +165,14 @@ CASES = {
         plain("--val-fraction", "0.001"), "--val-fraction 0.001 holds out 0 of 100 training images"
     ),
     "gen-optimizer-unknown": Case(plain("--gen-optimizer", "lbfgs"), "invalid choice: 'lbfgs'"),
+    "meta-depth-zero": Case(
+        plain("--meta-depth", "0"), "--meta-depth 0 is not a number of blocks; give 1 or more"
+    ),
+    "meta-depth-too-deep": Case(
+        plain("--method", "maxl", "--meta-depth", "4"),
+        "--meta-depth 4 is more than the 3 blocks of the backbone SmallCNN; give 1 to 3",
+    ),
+    "gen-backbone-unknown": Case(plain("--gen-backbone", "vgg"), "invalid choice: 'vgg'"),
     "features-and-images": Case(
         npz_args(x_train=np.zeros((40, 5), np.float32)),
         "x_train has shape (40, 5) (feature vectors) but x_test has shape (10, 8, 8)",

@@ -59,7 +59,7 @@ def test_a_split_shares_the_net_and_composes_to_its_forward(depth):
     trunk = backbone("small-cnn")
     net = MultiTaskNet(trunk, trunk.feature_dim, 3, 7).double()
     split = split_at_depth(net, depth)
-    assert split is not None and split.num_blocks == 3
+    assert split is not None
     x = torch.randn(4, 3, 12, 12, dtype=torch.float64)
     for got, expected in zip(split.upper(split.lower(x)), net(x), strict=True):
         torch.testing.assert_close(got, expected, rtol=0, atol=0)

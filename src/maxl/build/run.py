@@ -239,16 +239,12 @@ def named_backbone(name: str, dataset: ImageDataset) -> BackboneFactory:
 
 
 def depth_note(run: Run) -> str:
-    """How deep MAXL's meta-gradient goes, for the start message ('' when all of it)."""
+    """How deep MAXL's meta-gradient goes, for the start message ('' when all of it; a
+    backbone without blocks gets the labeler's warning instead)."""
     config = run.config
-    if config.meta_depth is None or not run.method.meta_learned:
-        return ""
     count = block_count(run.net.backbone)
-    if count is None:
-        return (
-            f"; --meta-depth {config.meta_depth}: the backbone declares no blocks(), so the "
-            "meta-gradient runs through all of it"
-        )
+    if config.meta_depth is None or not run.method.meta_learned or count is None:
+        return ""
     return f", meta-gradient through the top {config.meta_depth} of {count} blocks"
 
 

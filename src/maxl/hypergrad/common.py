@@ -11,6 +11,11 @@ s along it: `exact` and `finite-difference` take d at θ⁺ (scaled by α) with 
 Jacobian-vector product or by a central difference; `implicit` takes the Neumann-series vector
 v = α Σ_j (I − α∇²_θ L_train)^j ∇_θ L_pri(θ; x') (scale 1) with the exact s along it.
 
+With a meta depth K (`meta_problem`) θ is the top K blocks and the heads alone: the problem's
+network is that upper part and its inputs are the features below it, computed once, so every
+method runs unchanged over the top blocks (the exact hypergradient of the network with its
+lower blocks frozen).
+
 In a data-parallel run (`ranks` set) each rank holds an equal shard of the global batch: d is
 averaged over ranks, N in s is the global batch size, ȳ of the entropy regulariser is the global
 mean, and the generator gradients of the shards are summed, so the result is the one-process

@@ -47,8 +47,6 @@ class DepthSplit:
 
     lower: nn.Module
     upper: nn.Module
-    depth: int
-    num_blocks: int
 
 
 def declared_blocks(backbone: nn.Module) -> list[nn.Module] | None:
@@ -78,7 +76,7 @@ def split_at_depth(net: nn.Module, depth: int | None) -> DepthSplit | None:
         )
     lower = nn.Sequential(*blocks[: len(blocks) - depth])
     upper = UpperNet(blocks[len(blocks) - depth :], net.primary_head, net.aux_head)
-    return DepthSplit(lower, upper, depth, len(blocks))
+    return DepthSplit(lower, upper)
 
 
 def block_count(backbone: nn.Module) -> int | None:
