@@ -7,38 +7,27 @@ untrained networks of a finished run's seed and for its networks after the last 
 The entropy term is left out (entropy weight 0): it is the same at every depth and its gradient
 is several times the meta-gradient's (docs/analysis.md), so with it the cosine would say little.
 Prints per run and depth the mean cosine and the mean norm ratio (depth K / all) over the
-batches; α is the multi-task learning rate in force (the run's --lr at the start).
+batches; α is the multi-task learning rate in force (the run's --lr for the untrained networks,
+the checkpoint's scheduled learning rate after the last epoch).
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
 import statistics
-import typing
+import sys
 from pathlib import Path
 
 import torch
 
 import maxl
-from maxl.build import assemble_run
-from maxl.build.datasets import load_dataset
 from maxl.checkpoint import checkpoint_path, restore_run
-from maxl.config import TrainConfig, convert_value
 from maxl.engine import Run
 from maxl.models.blocks import block_count
 from maxl.step import prepare_batch
 
-
-def build(run_dir: Path) -> Run:
-    """The run's networks as its seed built them (untrained), on the CPU."""
-    saved = json.loads((run_dir / "results.json").read_text())["config"]
-    hints = typing.get_type_hints(TrainConfig)
-    values = {k: convert_value(v, hints[k], "results.json", k) for k, v in saved.items()}
-    config = dataclasses.replace(TrainConfig(**values), device="cpu")
-    dataset = load_dataset(config.dataset, config.data_dir, image_size=config.image_size)
-    return assemble_run(config, dataset, torch.device("cpu"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from label_drift import rebuilt_run  # a sibling script
 
 
 def flat(grads: list[torch.Tensor]) -> torch.Tensor:
@@ -58,7 +47,12 @@ def agreement(run: Run, batches: int) -> dict[int, tuple[float, float]]:
             run.x_train[rows], run.mean, run.std, pad=run.crop_pad, flip=run.flip, rng=rng
         )
         y = run.y_train[rows]
-        settings = {"inner_lr": lr, "entropy_weight": 0.0, "focal_gamma": run.config.focal_gamma}
+        settings = {
+            "inner_lr": lr,
+            "entropy_weight": 0.0,
+            "aux_weight": run.config.aux_weight,
+            "focal_gamma": run.config.focal_gamma,
+        }
         generator = run.method.generator
         full = flat(maxl.generator_hypergradient(run.net, generator, x, y, **settings))
         for depth in found:
@@ -81,7 +75,7 @@ def main() -> None:
     print("| run | networks | depth | cosine with all blocks | norm / all blocks' |")
     print("|---|---|---:|---:|---:|")
     for run_dir in args.runs:
-        run = build(run_dir)
+        run = rebuilt_run(run_dir)
         for when in ("untrained", "after the last epoch"):
             if when != "untrained":
                 saved = torch.load(checkpoint_path(run_dir), map_location="cpu", weights_only=True)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The GPU check of docs/speed.md as one script, under 8 minutes on one CUDA GPU:
+# The GPU check of docs/speed.md as one script, meant to take under 8 minutes on one CUDA GPU
+# (not yet run on one):
 #
 #   benchmarks/gpu_check.sh [OUT]        # default OUT: runs/gpu-check
 #
@@ -14,11 +15,11 @@
 # from the environment: DEVICE (cuda), ITERATIONS (10), WARMUP (2), BATCH (100), IMAGES (5000
 # training images), BACKBONES ("vgg16 resnet18"), PRECISIONS ("fp32 bf16"), PYTHON (the
 # project's .venv, else python3). The test suite runs it on the CPU with tiny settings:
-#   DEVICE=cpu ITERATIONS=1 WARMUP=0 BATCH=4 IMAGES=40 BACKBONES=vgg16 PRECISIONS=fp32 ...
+#   DEVICE=cpu ITERATIONS=1 WARMUP=0 BATCH=4 IMAGES=40 BACKBONES=resnet18 PRECISIONS=bf16
 set -euo pipefail
 
-root="$(cd "$(dirname "$0")/.." && pwd)"
-out="$(mkdir -p "${1:-runs/gpu-check}" && cd "${1:-runs/gpu-check}" && pwd)"
+root="$(cd -- "$(dirname "$0")/.." >/dev/null && pwd)"
+out="$(mkdir -p -- "${1:-runs/gpu-check}" && cd -- "${1:-runs/gpu-check}" >/dev/null && pwd)"
 device="${DEVICE:-cuda}"
 iterations="${ITERATIONS:-10}"
 warmup="${WARMUP:-2}"
@@ -33,6 +34,14 @@ fi
 # maxl from this checkout, installed or not
 export PYTHONPATH="$root/src${PYTHONPATH:+:$PYTHONPATH}"
 maxl() { "$python" -m maxl "$@"; }
+has_cuda='import sys, torch; sys.exit(not torch.cuda.is_available())'
+if [[ "$device" == cuda* ]] && ! "$python" -c "$has_cuda"; then
+  echo "gpu_check: torch sees no CUDA device here; run it on a GPU machine, or set DEVICE=cpu" >&2
+  exit 1
+fi
+data="$out/cifar-shaped.npz"
+run="$(mktemp -d)"  # the training run's folder: its checkpoint stays out of OUT
+trap 'rm -rf -- "$run" "$data"' EXIT
 
 report="$out/gpu_check.md"
 started=$(date +%s)
@@ -79,7 +88,6 @@ EOF
 done
 
 echo "== maxl train: 1 epoch of MAXL, VGG-16, generated CIFAR-shaped data"
-data="$out/cifar-shaped.npz"
 "$python" - "$data" "$images" <<'EOF'
 import sys
 
@@ -98,11 +106,9 @@ np.savez(
     fine_test=fine_test,
 )
 EOF
-run="$(mktemp -d)"  # the run's checkpoint stays out of OUT
 maxl train --dataset "npz:$data" --method maxl --backbone vgg16 --epochs 1 \
   --batch-size "$batch" --device "$device" --out "$run" --no-progress 2>&1 | tee "$out/train.log"
 cp "$run/results.json" "$out/train-results.json"
-rm -rf "$run" "$data"
 {
   echo
   echo "## \`maxl train --dataset npz:CIFAR-SHAPED --method maxl --backbone vgg16 --epochs 1\`"

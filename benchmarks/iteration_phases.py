@@ -48,6 +48,8 @@ def profile(bench: BenchConfig, variant: str, iterations: int) -> dict[str, floa
     """Median seconds of each phase of a fused `maxl bench` row's iteration (exact,
     finite-difference, exact-depth1, exact-light, exact-depth1-light)."""
     config = train_config(bench, variant)
+    if config.method != "maxl" or config.schedule != "batches" or config.hypergrad == "implicit":
+        raise SystemExit(f"{variant}: profile a fused exact or finite-difference row of maxl bench")
     run = assemble_run(config, random_dataset(bench), torch.device("cpu"))
     net, labeler = run.net, run.method.labeler
     generator = labeler.generator
@@ -68,8 +70,11 @@ def profile(bench: BenchConfig, variant: str, iterations: int) -> dict[str, floa
             net.zero_grad()
             loss.backward()
         with batch_statistics(net):
-            with phases.phase("features below the top blocks"):
+            if config.meta_depth is None:
                 problem = labeler.problem(net, x, y, 0.01, None)
+            else:
+                with phases.phase("features below the top blocks"):
+                    problem = labeler.problem(net, x, y, 0.01, None)
             theta = problem.trainable_net_params()
             theta_plus = {n: p.detach() - 0.01 * p.grad for n, p in theta.items()}
             with phases.phase("direction d"):

@@ -31,15 +31,22 @@ from maxl.data.batches import to_float
 from maxl.engine import Run
 
 
-def untrained_labels(run_dir: Path) -> tuple[TrainConfig, torch.Tensor, torch.Tensor]:
-    """The run's config, its initial generator's label distributions of every training image
-    [N, K], and the final most likely classes from aux_labels.npz."""
+def rebuilt_run(run_dir: Path) -> Run:
+    """A finished run's networks and data as its seed built them (untrained), on the CPU."""
     results = json.loads((run_dir / "results.json").read_text())
     hints = typing.get_type_hints(TrainConfig)
     saved = results["config"]
     values = {k: convert_value(v, hints[k], "results.json", k) for k, v in saved.items()}
     config = dataclasses.replace(TrainConfig(**values), device="cpu")
-    run = assemble_run(config, load_dataset(config.dataset, config.data_dir), torch.device("cpu"))
+    dataset = load_dataset(config.dataset, config.data_dir, image_size=config.image_size)
+    return assemble_run(config, dataset, torch.device("cpu"))
+
+
+def untrained_labels(run_dir: Path) -> tuple[TrainConfig, torch.Tensor, torch.Tensor]:
+    """The run's config, its initial generator's label distributions of every training image
+    [N, K], and the final most likely classes from aux_labels.npz."""
+    run = rebuilt_run(run_dir)
+    config = run.config
     calibrate_batch_norm(run)
     start = label_distributions(run, torch.arange(len(run.x_train)))
     final = np.load(run_dir / "aux_labels.npz")

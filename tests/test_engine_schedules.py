@@ -163,13 +163,17 @@ def test_bad_settings_are_one_clear_error(tmp_path, changes, message):
         build_run(config(tmp_path, **changes))
 
 
-@pytest.mark.parametrize("meta_depth", [None, 2])
+@pytest.mark.parametrize(
+    ("meta_data", "meta_depth"), [("same", None), ("same", 2), ("next", 2), ("holdout:0.2", 1)]
+)
 def test_the_fused_step_with_a_meta_depth_steps_by_the_standalone_hypergradient(
-    tmp_path, monkeypatch, meta_depth
+    tmp_path, monkeypatch, meta_data, meta_depth
 ):
     """--schedule batches: the generator step that reuses the multi-task step's gradient equals
-    SGD on maxl.generator_hypergradient at the θ before the step, at any meta depth."""
-    run = build_run(config(tmp_path, schedule="batches", meta_depth=meta_depth, gen_lr=0.1))
+    SGD on maxl.generator_hypergradient at the θ before the step, at any meta depth and meta
+    batch, and leaves the network's .grad and running statistics as the backward left them."""
+    changes = {"meta_data": meta_data, "meta_depth": meta_depth, "gen_lr": 0.1}
+    run = build_run(config(tmp_path, schedule="batches", **changes))
     labeler = run.method.labeler
     steps = []
     step = type(labeler).step
@@ -177,17 +181,22 @@ def test_the_fused_step_with_a_meta_depth_steps_by_the_standalone_hypergradient(
     def record(self, net, x, y, lr, meta_batch=None):
         expected = maxl.generator_hypergradient(
             copy.deepcopy(net), copy.deepcopy(self.generator), x, y, inner_lr=lr,
-            entropy_weight=0.2, meta_depth=meta_depth,
+            entropy_weight=0.2, meta_batch=meta_batch, meta_depth=meta_depth,
         )  # fmt: skip
+        grads = [p.grad.clone() for p in net.parameters()]
+        buffers = [b.clone() for b in net.buffers()]
         before = [p.detach().clone() for p in self.generator.parameters()]
         step(self, net, x, y, lr, meta_batch)
         after = [p.detach().clone() for p in self.generator.parameters()]
-        steps.append((before, expected, after))
+        assert all(torch.equal(p.grad, g) for p, g in zip(net.parameters(), grads, strict=True))
+        assert all(torch.equal(b, c) for b, c in zip(net.buffers(), buffers, strict=True))
+        steps.append((before, expected, after, meta_batch))
 
     monkeypatch.setattr(type(labeler), "step", record)
     train_epoch(run, epoch=1)
-    assert len(steps) == 3
-    for before, grads, after in steps:
+    assert len(steps) == len(epoch_batches(run))
+    for before, grads, after, meta_batch in steps:
+        assert (meta_batch is None) == (meta_data == "same")
         for old, g, new in zip(before, grads, after, strict=True):
             torch.testing.assert_close(new, old - 0.1 * (g + 0.01 * old), rtol=1e-5, atol=1e-6)
 

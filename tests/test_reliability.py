@@ -170,7 +170,7 @@ CASES = {
     ),
     "meta-depth-too-deep": Case(
         plain("--method", "maxl", "--meta-depth", "4"),
-        "--meta-depth 4 is more than the 3 blocks of the backbone SmallCNN; give 1 to 3",
+        "meta depth 4 is more than the 3 blocks of the backbone SmallCNN; give --meta-depth",
     ),
     "gen-backbone-unknown": Case(plain("--gen-backbone", "vgg"), "invalid choice: 'vgg'"),
     "features-and-images": Case(

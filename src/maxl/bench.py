@@ -66,10 +66,10 @@ class BenchConfig:
     meta_every: int = 1
     num_primary: int = 20
     aux_per_class: int = 5
-    light_generator: str | None = None  # the light rows' generator trunk (light_generator)
+    light_generator: str | None = None  # the light rows' generator trunk (light_generator_name)
 
 
-def light_generator(bench: BenchConfig) -> str:
+def light_generator_name(bench: BenchConfig) -> str:
     """The trunk of the light-generator rows: --light-generator, else the small CNN (the mlp
     when the network is the small CNN itself)."""
     if bench.light_generator is not None:
@@ -81,7 +81,7 @@ def train_config(bench: BenchConfig, variant: str) -> TrainConfig:
     """The training settings of one variant: paper defaults, the bench's shape and device."""
     settings = dict(VARIANTS[variant])
     if settings.pop("light", False):
-        settings["gen_backbone"] = light_generator(bench)
+        settings["gen_backbone"] = light_generator_name(bench)
     defaults: dict[str, Any] = {"method": "maxl", "hypergrad": "exact", "schedule": "batches"}
     return TrainConfig(
         dataset="random",
@@ -101,6 +101,8 @@ def describe(bench: BenchConfig, variant: str) -> str:
     if config.method != "maxl":
         return config.method
     parts = [config.hypergrad]
+    if config.hypergrad == "implicit":
+        parts.append(f"J = {config.neumann_terms}")
     if config.schedule == "epochs":
         parts.append("epochs schedule")
     if config.meta_depth is not None:

@@ -81,8 +81,8 @@ class TrainConfig:
     meta_depth: int | None = option(
         None,
         "MAXL's meta-gradient flows through the top K blocks of the trunk (and the heads) only: "
-        "the features below are computed once per batch and the step θ⁺ leaves those blocks "
-        "as they are (default: all blocks, the exact hypergradient)",
+        "the features below are computed once per meta step, without a graph, and the step θ⁺ "
+        "leaves those blocks as they are (default: all blocks, the exact hypergradient)",
     )
     meta_every: int = option(
         1,

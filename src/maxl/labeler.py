@@ -9,7 +9,6 @@ the object `maxl train` itself uses (methods/maxl.py wraps it with its learning-
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import torch
@@ -19,7 +18,6 @@ from maxl.distributed import current
 from maxl.errors import MaxlError
 from maxl.hypergrad import MetaProblem, hypergradient_of, meta_gradient, meta_problem
 from maxl.hypergrad.common import batch_statistics
-from maxl.models.blocks import split_at_depth
 
 Batch = tuple[torch.Tensor, torch.Tensor] | None
 
@@ -54,7 +52,9 @@ class MetaLabeler:
             )
         if meta_every < 1 or neumann_terms < 0:
             raise MaxlError("MetaLabeler: meta_every must be >= 1 and neumann_terms >= 0")
-        if meta_depth is not None and (isinstance(meta_depth, bool) or meta_depth < 1):
+        if meta_depth is not None and (
+            isinstance(meta_depth, bool) or not isinstance(meta_depth, int) or meta_depth < 1
+        ):
             raise MaxlError(
                 f"MetaLabeler: meta_depth must be a number of blocks >= 1 (or None for all), "
                 f"got {meta_depth!r}"
@@ -68,7 +68,6 @@ class MetaLabeler:
         self.neumann_terms = neumann_terms
         self.meta_every = meta_every
         self.meta_depth = meta_depth
-        self.depth_noted = False
         self.iteration = 0  # targets() calls so far
         self.ranks = current()  # data-parallel: reduce the hypergradient across ranks
         self.pending: torch.Tensor | None = None  # the labels of a due step, with their graph
@@ -141,7 +140,6 @@ class MetaLabeler:
     def problem(
         self, net: nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float, meta: Batch
     ) -> MetaProblem:
-        self.note_depth(net)
         return meta_problem(
             net,
             self.generator,
@@ -156,19 +154,6 @@ class MetaLabeler:
             ranks=self.ranks,
             meta_depth=self.meta_depth,
         )
-
-    def note_depth(self, net: nn.Module) -> None:
-        """Warn once when meta_depth is set but `net` cannot be cut into blocks."""
-        if self.meta_depth is None or self.depth_noted:
-            return
-        self.depth_noted = True
-        if split_at_depth(net, self.meta_depth) is None:
-            warnings.warn(
-                f"meta_depth={self.meta_depth}: {type(net).__name__} is not a maxl "
-                "MultiTaskNet over a backbone that declares blocks(), so the meta-gradient "
-                "runs through all of it",
-                stacklevel=3,
-            )
 
     def apply(self, grads: list[torch.Tensor]) -> None:
         """One optimiser step of the generator along `grads`."""

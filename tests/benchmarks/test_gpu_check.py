@@ -10,6 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+import torch
+
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_check.sh"
 
 
@@ -44,3 +47,20 @@ def test_the_gpu_check_runs_on_the_cpu_with_tiny_settings(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == [
         "bench-resnet18-bf16.json", "gpu_check.md", "train-results.json", "train.log"
     ]  # fmt: skip
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA device")
+def test_without_a_gpu_the_check_says_so_and_writes_nothing(tmp_path):
+    env = {**os.environ, "PYTHON": sys.executable}
+    done = subprocess.run(
+        ["bash", str(SCRIPT), str(tmp_path / "check")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        "gpu_check: torch sees no CUDA device here; run it on a GPU machine, or set DEVICE=cpu"
+    )
+    assert list((tmp_path / "check").iterdir()) == []

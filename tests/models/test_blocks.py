@@ -85,3 +85,41 @@ def test_too_deep_names_the_blocks():
     net = MultiTaskNet(trunk, trunk.feature_dim, 3, 7)
     with pytest.raises(MaxlError, match="more than the 5 blocks of the backbone VGG16BN"):
         split_at_depth(net, 6)
+
+
+class Transformerish(nn.Module):
+    """A backbone with a submodule named `blocks` (as many vision transformers have)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.blocks = nn.Sequential(nn.Flatten(), nn.Linear(12, 5))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.blocks(x)
+
+
+def test_a_submodule_called_blocks_is_no_declaration():
+    net = MultiTaskNet(Transformerish(), 5, 3, 7)
+    assert block_count(net.backbone) is None
+    assert split_at_depth(net, 1) is None
+
+
+class LeavesOneOut(nn.Module):
+    """blocks() that forget the backbone's last layer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first = nn.Linear(12, 6)
+        self.last = nn.Linear(6, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.last(self.first(x.flatten(1)))
+
+    def blocks(self) -> list[nn.Module]:
+        return [nn.Sequential(nn.Flatten(), self.first)]
+
+
+def test_blocks_that_miss_a_parameter_are_a_clear_error():
+    net = MultiTaskNet(LeavesOneOut(), 5, 3, 7)
+    with pytest.raises(MaxlError, match=r"LeavesOneOut.blocks\(\) must hold each"):
+        split_at_depth(net, 1)

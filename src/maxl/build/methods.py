@@ -113,16 +113,16 @@ def build_method(
     hierarchy: Hierarchy,
     backbone_factory: BackboneFactory,
     device: torch.device,
-    generator_factory: BackboneFactory | None = None,
+    generator_backbone: BackboneFactory | None = None,
 ) -> AuxiliaryLabels:
     """The auxiliary-label source named by config.method, ready to train on `device`; MAXL's
-    generator trunk comes from `generator_factory` (default: `backbone_factory`)."""
+    generator trunk comes from `generator_backbone` (default: `backbone_factory`)."""
     if config.method not in METHODS:
         raise MaxlError(
             f"unknown method {config.method!r}; choose one of {', '.join(METHOD_NAMES)}"
         )
     inputs = MethodInputs(
-        config, task, hierarchy, backbone_factory, device, generator_factory or backbone_factory
+        config, task, hierarchy, backbone_factory, device, generator_backbone or backbone_factory
     )
     return METHODS[config.method](inputs)
 

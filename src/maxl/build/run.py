@@ -160,14 +160,14 @@ def assemble_run(
     )
     hierarchy = choose_psi(task, config.method, config.psi)
     backbone_factory = backbone or named_backbone(backbone_name(config, dataset), dataset)
-    generator_factory = backbone_factory
+    generator_backbone = backbone_factory
     if config.gen_backbone is not None:
-        generator_factory = named_backbone(generator_backbone_name(config, dataset), dataset)
+        generator_backbone = named_backbone(generator_backbone_name(config, dataset), dataset)
 
     torch.manual_seed(config.seed)
     backbone, feature_dim = backbone_factory()
     net = MultiTaskNet(backbone, feature_dim, task.num_primary, hierarchy.num_aux).to(device)
-    method = build_method(config, task, hierarchy, backbone_factory, device, generator_factory)
+    method = build_method(config, task, hierarchy, backbone_factory, device, generator_backbone)
     if method.meta_learned:
         split_at_depth(net, config.meta_depth)  # a depth beyond the blocks fails before training
     if device.type == "cuda":
@@ -242,8 +242,10 @@ def depth_note(run: Run) -> str:
     """How deep MAXL's meta-gradient goes, for the start message ('' when all of it; a
     backbone without blocks gets the labeler's warning instead)."""
     config = run.config
+    if config.meta_depth is None or not run.method.meta_learned:
+        return ""
     count = block_count(run.net.backbone)
-    if config.meta_depth is None or not run.method.meta_learned or count is None:
+    if count is None:
         return ""
     return f", meta-gradient through the top {config.meta_depth} of {count} blocks"
 
@@ -282,7 +284,11 @@ def train(
             f"ψ={run.hierarchy.psi}): "
             f"{len(run.x_train)} training images, {config.epochs} epoch(s), "
             + ("your backbone" if backbone else backbone_name(config, run.task.dataset))
-            + (f", generator {config.gen_backbone}" if config.gen_backbone else "")
+            + (
+                f", generator {generator_backbone_name(config, run.task.dataset)}"
+                if config.gen_backbone
+                else ""
+            )
             + depth_note(run)
             + (f", {ranks.world_size} processes" if ranks is not None else "")
         )

@@ -24,6 +24,7 @@ hypergradient of the global batch (exactly so with the global BatchNorm of `--sy
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -143,9 +144,16 @@ def meta_problem(
     meta_depth K the problem's network is the top K blocks and the heads of `net` alone, and
     its inputs are the features below them, computed here once with batch statistics: θ⁺
     leaves the lower blocks as they are, so d, the label sensitivity and the finite
-    differences run over the top blocks only (see maxl.models.blocks)."""
+    differences run over the top blocks only (see maxl.models.blocks). A network that cannot
+    be cut is differentiated whole, with a warning."""
     x_meta, y_meta = (x, y) if meta_batch is None else meta_batch
     split = split_at_depth(net, meta_depth)
+    if split is None and meta_depth is not None:
+        warnings.warn(  # Python shows it once per place it is issued from
+            f"meta_depth={meta_depth}: {type(net).__name__} is not a maxl MultiTaskNet over a "
+            "backbone that declares blocks(), so the meta-gradient runs through all of it",
+            stacklevel=3,
+        )
     if split is not None:
         with torch.no_grad(), batch_statistics(net):
             features = lower_features(split, x)

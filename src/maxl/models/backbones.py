@@ -5,6 +5,7 @@ in maxl.build.backbones.)"""
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from maxl.errors import MaxlError
 
@@ -29,3 +30,10 @@ def check_images(x: torch.Tensor, in_channels: int, min_size: int, name: str) ->
             f"{name} needs images of at least {min_size}x{min_size}, got {h}x{w}; "
             f"resize the images or choose another backbone"
         )
+
+
+class GlobalAvgPool(nn.Module):
+    """[N, C, H, W] -> [N, C]: the mean over the spatial map, as the backbones end."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=(-2, -1))

@@ -3,8 +3,8 @@
 A backbone declares its blocks with a method ``blocks() -> list[nn.Module]``: applied in order
 to a valid input they give exactly ``forward``'s features, and together they hold every
 parameter of the backbone once. `split_at_depth` cuts a `MultiTaskNet` there: the lower blocks
-compute features once per batch, the top K blocks and both heads form the network that the
-meta-gradient differentiates (`--meta-depth K`).
+compute features once per meta step, without a graph, and the top K blocks and both heads form
+the network that the meta-gradient differentiates (`--meta-depth K`).
 """
 
 from __future__ import annotations
@@ -18,17 +18,12 @@ from maxl.errors import MaxlError
 from maxl.models.multitask import MultiTaskNet
 
 
-class GlobalAvgPool(nn.Module):
-    """[N, C, H, W] -> [N, C]: the mean over the spatial map, as the backbones end."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.mean(dim=(-2, -1))
-
-
 class UpperNet(nn.Module):
     """The top blocks of a trunk and both heads: features below the blocks -> (primary, aux)."""
 
-    def __init__(self, blocks: list[nn.Module], primary_head: nn.Module, aux_head: nn.Module):
+    def __init__(
+        self, blocks: list[nn.Module], primary_head: nn.Module, aux_head: nn.Module
+    ) -> None:
         super().__init__()
         self.blocks = nn.Sequential(*blocks)
         self.primary_head = primary_head
@@ -50,9 +45,10 @@ class DepthSplit:
 
 
 def declared_blocks(backbone: nn.Module) -> list[nn.Module] | None:
-    """The backbone's blocks, or None when it declares none."""
+    """The backbone's blocks, or None when it declares none (a submodule that happens to be
+    called `blocks`, as in many vision transformers, is not a declaration)."""
     blocks = getattr(backbone, "blocks", None)
-    if not callable(blocks):
+    if not callable(blocks) or isinstance(blocks, nn.Module):
         return None
     return list(blocks())
 
@@ -69,10 +65,17 @@ def split_at_depth(net: nn.Module, depth: int | None) -> DepthSplit | None:
     blocks = declared_blocks(net.backbone)
     if blocks is None:
         return None
+    name = type(net.backbone).__name__
     if depth > len(blocks):
         raise MaxlError(
-            f"--meta-depth {depth} is more than the {len(blocks)} blocks of the backbone "
-            f"{type(net.backbone).__name__}; give 1 to {len(blocks)}, or leave it out for all"
+            f"meta depth {depth} is more than the {len(blocks)} blocks of the backbone {name}; "
+            f"give --meta-depth (meta_depth=) 1 to {len(blocks)}, or leave it out for all"
+        )
+    held = [id(p) for block in blocks for p in block.parameters()]
+    if len(set(held)) != len(held) or set(held) != {id(p) for p in net.backbone.parameters()}:
+        raise MaxlError(
+            f"{name}.blocks() must hold each of the backbone's parameters exactly once (and, "
+            "applied in order, give its features); fix blocks() or remove it"
         )
     lower = nn.Sequential(*blocks[: len(blocks) - depth])
     upper = UpperNet(blocks[len(blocks) - depth :], net.primary_head, net.aux_head)

@@ -6,8 +6,7 @@ import torch
 from torch import nn
 
 from maxl.errors import MaxlError
-from maxl.models.backbones import check_images
-from maxl.models.blocks import GlobalAvgPool
+from maxl.models.backbones import GlobalAvgPool, check_images
 
 
 class BasicBlock(nn.Module):

@@ -6,8 +6,7 @@ import torch
 from torch import nn
 
 from maxl.errors import MaxlError
-from maxl.models.backbones import check_images
-from maxl.models.blocks import GlobalAvgPool
+from maxl.models.backbones import GlobalAvgPool, check_images
 
 
 def _conv_bn_relu(cin: int, cout: int) -> list[nn.Module]:
@@ -48,6 +47,7 @@ class SmallCNN(nn.Module):
         return self.features(x).mean(dim=(-2, -1))
 
     def blocks(self) -> list[nn.Module]:
-        """The three conv blocks (each with its max-pool; the last with the average pooling)."""
+        """The three conv blocks: the first two end in their max-pool, the last in the average
+        pooling."""
         f = self.features
         return [f[0:4], f[4:8], nn.Sequential(*f[8:], GlobalAvgPool())]

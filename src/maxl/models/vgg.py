@@ -6,8 +6,7 @@ import torch
 from torch import nn
 
 from maxl.errors import MaxlError
-from maxl.models.backbones import check_images
-from maxl.models.blocks import GlobalAvgPool
+from maxl.models.backbones import GlobalAvgPool, check_images
 
 # Channel widths of the 13 conv3x3 layers; "M" is a 2x2 max-pool.
 VGG16_CONFIG: tuple[int | str, ...] = (
