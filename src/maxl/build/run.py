@@ -240,7 +240,7 @@ def named_backbone(name: str, dataset: ImageDataset) -> BackboneFactory:
 
 def depth_note(run: Run) -> str:
     """How deep MAXL's meta-gradient goes, for the start message ('' when all of it; a
-    backbone without blocks gets the labeler's warning instead)."""
+    backbone without blocks gets the meta step's warning instead)."""
     config = run.config
     if config.meta_depth is None or not run.method.meta_learned:
         return ""
