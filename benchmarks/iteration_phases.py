@@ -16,7 +16,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import torch
 from hypergrad_pieces import shape_parser  # this folder is on sys.path when run
@@ -69,12 +69,12 @@ def profile(bench: BenchConfig, variant: str, iterations: int) -> dict[str, floa
             loss = focal_loss(primary, y) + focal_loss(aux, labels.detach())
             net.zero_grad()
             loss.backward()
+        below = (
+            phases.phase("features below the top blocks") if config.meta_depth else nullcontext()
+        )
         with batch_statistics(net):
-            if config.meta_depth is None:
+            with below:
                 problem = labeler.problem(net, x, y, 0.01, None)
-            else:
-                with phases.phase("features below the top blocks"):
-                    problem = labeler.problem(net, x, y, 0.01, None)
             theta = problem.trainable_net_params()
             theta_plus = {n: p.detach() - 0.01 * p.grad for n, p in theta.items()}
             with phases.phase("direction d"):
