@@ -11,7 +11,8 @@ from typing import Any
 import torch
 
 from maxl.analysis.label_table import LABEL_TABLE_NAME, write_label_table
-from maxl.analysis.probe import analysis_rows, measure
+from maxl.analysis.metrics import label_change
+from maxl.analysis.probe import analysis_rows, measure, most_likely_classes
 from maxl.fit_state import FitState
 from maxl.tensorboard_log import TensorBoardLog, require_tensorboard
 
@@ -22,6 +23,9 @@ class Callback:
     and handed back to `load_state_dict` on --resume."""
 
     outputs: tuple[str, ...] = ()  # files written in OUT; a fresh run removes an old run's
+
+    def on_fit_start(self, state: FitState) -> None:
+        """Before the first epoch of a fresh run (not on --resume), on every rank."""
 
     def on_epoch_end(self, state: FitState, record: dict[str, Any]) -> None:
         """After the epoch's evaluation, before its record is written: may add metrics."""
@@ -41,22 +45,49 @@ class Callback:
 
 class Analysis(Callback):
     """The per-epoch analysis (maxl.analysis.probe) on a fixed, seeded sample of `size`
-    training images; adds its metrics and analysis_time_s to the record."""
+    training images; adds its metrics and analysis_time_s to the record. For learned labels
+    it also records how many of the sample's labels moved (`label_change` since the last
+    epoch, `label_change_from_start` since the untrained generator)."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self.rows: torch.Tensor | None = None  # drawn at the first epoch, then kept
+        self.rows: torch.Tensor | None = None  # drawn at the first use, then kept
+        self.first: torch.Tensor | None = None  # the untrained generator's classes of the rows
+        self.last: torch.Tensor | None = None  # their classes after the last epoch
 
-    def on_epoch_end(self, state: FitState, record: dict[str, Any]) -> None:
+    def sample(self, state: FitState) -> torch.Tensor | None:
         size = min(self.size, len(state.x_train))
         if size == 0:
-            return
-        started = time.perf_counter()
+            return None
         if self.rows is None:
             rows = analysis_rows(len(state.x_train), size, state.config.seed)
             self.rows = rows.to(state.x_train.device)
-        record.update(measure(state, self.rows))
+        return self.rows
+
+    def on_fit_start(self, state: FitState) -> None:
+        rows = self.sample(state)
+        if rows is not None and state.method.meta_learned:
+            self.first = most_likely_classes(state, rows)
+            self.last = self.first
+
+    def on_epoch_end(self, state: FitState, record: dict[str, Any]) -> None:
+        rows = self.sample(state)
+        if rows is None:
+            return
+        started = time.perf_counter()
+        record.update(measure(state, rows))
+        if self.first is not None and self.last is not None:
+            now = most_likely_classes(state, rows)
+            record["label_change"] = label_change(self.last, now)
+            record["label_change_from_start"] = label_change(self.first, now)
+            self.last = now
         record["analysis_time_s"] = time.perf_counter() - started
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"first": self.first, "last": self.last}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.first, self.last = state.get("first"), state.get("last")
 
 
 class LabelTable(Callback):

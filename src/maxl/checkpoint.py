@@ -43,8 +43,10 @@ def checkpoint_path(out: Path) -> Path:
 
 
 def fingerprint(config: TrainConfig) -> dict[str, Any]:
-    """The settings a checkpoint must share with the run that resumes it."""
-    return {k: v for k, v in config.to_json().items() if k not in MAY_DIFFER}
+    """The settings a checkpoint must share with the run that resumes it (--epochs too under
+    the cosine schedule, whose every rate depends on it)."""
+    may_differ = [k for k in MAY_DIFFER if not (k == "epochs" and config.lr_schedule == "cosine")]
+    return {k: v for k, v in config.to_json().items() if k not in may_differ}
 
 
 def run_state(run: FitState) -> dict[str, Any]:
@@ -108,12 +110,11 @@ def load_checkpoint(path: Path, config: TrainConfig) -> dict[str, Any]:
         ) from e
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise MaxlError(f"{path} is not a checkpoint of this maxl version; {fresh}")
-    defaults = fingerprint(TrainConfig())  # a setting newer than the checkpoint: its default
-    saved = {key: state["config"].get(key, default) for key, default in defaults.items()}
+    defaults = TrainConfig().to_json()  # a setting newer than the checkpoint: its default
     differences = [
-        f"{key}: {saved[key]!r} there, {value!r} here"
+        f"{key}: {state['config'].get(key, defaults[key])!r} there, {value!r} here"
         for key, value in fingerprint(config).items()
-        if saved[key] != value
+        if state["config"].get(key, defaults[key]) != value
     ]
     if differences:
         raise MaxlError(

@@ -80,8 +80,17 @@ def runnable_methods(base: TrainConfig, methods: Sequence[str]) -> tuple[list[st
 
 # Settings newer than some finished runs, with the value those runs had in effect: a run saved
 # before image_size existed read no image folder, so it used none; those before meta_depth and
-# gen_backbone differentiated through all blocks of a generator like the network.
-ADDED_LATER = {"image_size": None, "meta_depth": None, "gen_backbone": None}
+# gen_backbone differentiated through all blocks of a generator like the network; those before
+# the multi-task optimiser's options used SGD without weight decay on the step schedule.
+ADDED_LATER = {
+    "image_size": None,
+    "meta_depth": None,
+    "gen_backbone": None,
+    "optimizer": "sgd",
+    "weight_decay": 0.0,
+    "lr_schedule": "step",
+    "confidence_weight": 0.0,
+}
 
 
 def comparable(config: dict[str, Any]) -> dict[str, Any]:

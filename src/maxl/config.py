@@ -13,6 +13,8 @@ from maxl.errors import MaxlError
 PRECISIONS = ("fp32", "bf16")
 SCHEDULES = ("epochs", "batches")
 GEN_OPTIMIZERS = ("sgd", "adam")
+OPTIMIZERS = ("sgd", "adamw")
+LR_SCHEDULES = ("step", "cosine")
 
 
 def option(default: Any, help: str) -> Any:
@@ -100,8 +102,19 @@ class TrainConfig:
         "labels' entropy, usage and NMI with human labels; 0 turns it off",
     )
     batch_size: int = option(100, "images per (global) batch")
-    lr: float = option(0.01, "multi-task SGD learning rate, also the meta step size α")
-    momentum: float = option(0.0, "multi-task SGD momentum (0 as in the paper)")
+    optimizer: str = option("sgd", "the multi-task network's optimiser: sgd (the paper's) or adamw")
+    lr: float = option(0.01, "multi-task learning rate, also the meta step size α")
+    momentum: float = option(
+        0.0, "multi-task SGD momentum (0 as in the paper); with adamw its β₁ when above 0"
+    )
+    weight_decay: float = option(
+        0.0, "multi-task weight decay (0 as in the paper; decoupled with adamw)"
+    )
+    lr_schedule: str = option(
+        "step",
+        "step: both learning rates times --lr-gamma every --lr-step epochs (the paper's); "
+        "cosine: both annealed to 0 over --epochs",
+    )
     gen_optimizer: str = option("sgd", "the generator's optimiser: sgd (the paper's) or adam")
     gen_lr: float = option(1e-3, "generator learning rate")
     gen_momentum: float = option(
@@ -112,6 +125,11 @@ class TrainConfig:
     lr_gamma: float = option(0.5, "factor of the step schedule of both learning rates")
     aux_weight: float = option(1.0, "weight of the auxiliary loss")
     entropy_weight: float = option(0.2, "weight λ of the generator's entropy regulariser")
+    confidence_weight: float = option(
+        0.0,
+        "weight λ_c of the mean per-image entropy of the generated labels in MAXL's meta "
+        "objective: above 0 asks for confident labels per image (0: the paper's)",
+    )
     focal_gamma: float = option(2.0, "focal-loss γ; 0 is cross-entropy")
     augment: bool = option(True, "turn off random crops and flips")
     crop_pad: int | None = option(None, "zero padding of the random crop (default: image size / 8)")

@@ -412,6 +412,9 @@ class TrainingLoop:
 
     def train(self, interrupts: StepBoundaryInterrupts) -> dict[str, Any]:
         run, config = self.run, self.run.config
+        if self.epoch == 0 and self.progress is None:
+            for callback in self.callbacks:
+                callback.on_fit_start(run)
         while self.epoch < config.epochs:
             epoch = self.epoch + 1
             epoch_start = time.perf_counter()

@@ -26,7 +26,8 @@ class MetaLabeler:
     """Soft auxiliary labels from `generator` (forward(x, y) -> probabilities [N, K]), trained by
     `optimizer` on L_meta with the hypergradient method `hypergrad` (exact, finite-difference,
     implicit). `meta_every` = K steps the generator on every K-th batch only; `meta_depth` = K
-    differentiates through the top K blocks of the network's trunk (and its heads) only."""
+    differentiates through the top K blocks of the network's trunk (and its heads) only;
+    `confidence_weight` = λ_c adds the mean per-image label entropy to L_meta."""
 
     def __init__(
         self,
@@ -40,6 +41,7 @@ class MetaLabeler:
         neumann_terms: int = 3,
         meta_every: int = 1,
         meta_depth: int | None = None,
+        confidence_weight: float = 0.0,
     ) -> None:
         if not isinstance(generator, nn.Module):
             raise MaxlError(
@@ -49,6 +51,10 @@ class MetaLabeler:
             raise MaxlError(
                 "MetaLabeler needs a torch optimizer over the generator's parameters, got "
                 f"{type(optimizer).__name__}; e.g. torch.optim.SGD(generator.parameters(), 1e-3)"
+            )
+        if not confidence_weight >= 0:
+            raise MaxlError(
+                f"MetaLabeler: confidence_weight must be 0 or more, got {confidence_weight}"
             )
         if meta_every < 1 or neumann_terms < 0:
             raise MaxlError("MetaLabeler: meta_every must be >= 1 and neumann_terms >= 0")
@@ -63,6 +69,7 @@ class MetaLabeler:
         self.optimizer = optimizer
         self.hypergradient = hypergradient_of(hypergrad)
         self.entropy_weight = float(entropy_weight)
+        self.confidence_weight = float(confidence_weight)
         self.aux_weight = float(aux_weight)
         self.focal_gamma = float(focal_gamma)
         self.neumann_terms = neumann_terms
@@ -153,6 +160,7 @@ class MetaLabeler:
             neumann_terms=self.neumann_terms,
             ranks=self.ranks,
             meta_depth=self.meta_depth,
+            confidence_weight=self.confidence_weight,
         )
 
     def apply(self, grads: list[torch.Tensor]) -> None:

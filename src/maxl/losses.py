@@ -35,3 +35,12 @@ def entropy_regulariser(probabilities: torch.Tensor) -> torch.Tensor:
     present = mean > 0
     safe = torch.where(present, mean, torch.ones_like(mean))
     return torch.where(present, mean * safe.log(), torch.zeros_like(mean)).sum()
+
+
+def label_entropy(probabilities: torch.Tensor) -> torch.Tensor:
+    """Mean over the batch of each row's entropy -Σ_k y_k log y_k (DESIGN §1's C(φ)): 0 for
+    one-hot rows. Entries exactly 0 (outside the row's block) contribute 0 and a zero gradient."""
+    present = probabilities > 0
+    safe = torch.where(present, probabilities, torch.ones_like(probabilities))
+    terms = torch.where(present, probabilities * safe.log(), torch.zeros_like(probabilities))
+    return -terms.sum(dim=-1).mean()

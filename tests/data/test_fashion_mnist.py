@@ -31,7 +31,7 @@ def load(folder, fake, **kw):
 def check_hierarchy(ds):
     for split in ("train", "test"):
         labels = getattr(ds, f"labels_{split}")
-        assert list(labels) == ["2", "6", "10"]
+        assert list(labels) == ["2", "5", "6", "10"]
         for fine, six, two in zip(*(labels[k].tolist() for k in ("10", "6", "2")), strict=True):
             name = NAMES_10[fine]
             assert ds.class_names["6"][six] == SIX[name]
@@ -50,10 +50,14 @@ def test_small_generated_files_load(isolated_env, tmp_path, fake_fashion):
     assert ds.class_names["10"] == NAMES_10
     assert ds.class_names["2"] == ["Clothes", "Goods"]
     assert ds.class_names["6"] == ["Tops", "Bottoms", "Dresses", "Outers", "Shoes", "Bags"]
-    assert [ds.num_classes(level) for level in ds.levels] == [2, 6, 10]
+    assert [ds.num_classes(level) for level in ds.levels] == [2, 5, 6, 10]
     check_hierarchy(ds)
     assert ds.labels_train["2"].tolist()[:10] == [0, 0, 0, 0, 0, 1, 0, 1, 1, 1]
     assert ds.labels_train["6"].tolist()[:10] == [0, 1, 0, 2, 3, 4, 0, 4, 5, 4]
+    # level 5 pairs each class with the one five after it: T-shirt with Sandal, and so on
+    assert ds.labels_train["5"].tolist()[:10] == [0, 1, 2, 3, 4, 0, 1, 2, 3, 4]
+    assert ds.class_names["5"][0] == "T-shirt/top | Sandal"
+    assert ds.class_names["5"][4] == "Coat | Ankle boot"
 
 
 def test_torchvision_layout_and_decompressed_files(isolated_env, tmp_path, fake_fashion):
@@ -144,6 +148,6 @@ def test_real_files_if_installed(monkeypatch):
     ds = load_dataset("fashion-mnist")  # the real checksums, from the system folder
     assert ds.x_train.shape == (60000, 1, 28, 28) and ds.x_test.shape == (10000, 1, 28, 28)
     counts = {k: torch.bincount(v).tolist() for k, v in ds.labels_train.items()}
-    assert counts == {"2": [36000, 24000], "6": [18000, 6000, 6000, 6000, 18000, 6000],
-                      "10": [6000] * 10}  # fmt: skip
+    assert counts == {"2": [36000, 24000], "5": [12000] * 5,
+                      "6": [18000, 6000, 6000, 6000, 18000, 6000], "10": [6000] * 10}  # fmt: skip
     check_hierarchy(ds)

@@ -69,3 +69,10 @@ def nmi_within_groups(a: torch.Tensor, b: torch.Tensor, groups: torch.Tensor) ->
         total += size * normalized_mutual_information(a[rows], b[rows])
         weight += size
     return total / weight if weight else None
+
+
+def label_change(before: torch.Tensor, after: torch.Tensor) -> float:
+    """Share of items whose class differs between two labellings of the same items (0..1)."""
+    if len(before) != len(after):
+        raise ValueError(f"{len(before)} labels before, {len(after)} after")
+    return float((before != after).double().mean()) if len(before) else 0.0

@@ -53,6 +53,12 @@ def label_distributions(run: FitState, rows: torch.Tensor) -> torch.Tensor | Non
     return torch.cat(parts)
 
 
+def most_likely_classes(run: FitState, rows: torch.Tensor) -> torch.Tensor | None:
+    """Each row's most likely auxiliary class (on the CPU), None for a method without labels."""
+    labels = label_distributions(run, rows)
+    return None if labels is None else labels.argmax(1).cpu()
+
+
 def trunk_gradient_cosine(run: FitState, rows: torch.Tensor, labels: torch.Tensor) -> float:
     """Cosine between ∇ of the primary loss and ∇ of the auxiliary loss (its training weight
     included) over the sample, each taken on the backbone's parameters as one flat vector."""

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from maxl.build.optimisers import learning_rate_schedule
 from maxl.config import TrainConfig
 from maxl.errors import MaxlError
 from maxl.hierarchy import Hierarchy
@@ -80,14 +81,13 @@ def maxl_method(inputs: MethodInputs) -> AuxiliaryLabels:
     trunk, feature_dim = inputs.generator_backbone()
     generator = LabelGenerator(trunk, feature_dim, inputs.hierarchy).to(inputs.device)
     optimizer = generator_optimizer(config, generator.parameters())
-    scheduler = torch.optim.lr_scheduler.StepLR(
-        optimizer, step_size=config.lr_step, gamma=config.lr_gamma
-    )
+    scheduler = learning_rate_schedule(config, optimizer)
     labeler = MetaLabeler(
         generator,
         optimizer,
         hypergrad=config.hypergrad,
         entropy_weight=config.entropy_weight,
+        confidence_weight=config.confidence_weight,
         aux_weight=config.aux_weight,
         focal_gamma=config.focal_gamma,
         neumann_terms=config.neumann_terms,

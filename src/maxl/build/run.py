@@ -4,6 +4,7 @@ result (`train`: build, then the engine's loop)."""
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Sequence
@@ -16,9 +17,17 @@ from torch import nn
 from maxl.build.backbones import BACKBONE_NAMES, build_backbone
 from maxl.build.datasets import load_dataset
 from maxl.build.methods import BackboneFactory, build_method
+from maxl.build.optimisers import learning_rate_schedule, network_optimizer
 from maxl.callbacks import Analysis, Callback, LabelTable, TensorBoard
 from maxl.checkpoint import checkpoint_path, load_checkpoint
-from maxl.config import GEN_OPTIMIZERS, SCHEDULES, TrainConfig, parse_meta_data
+from maxl.config import (
+    GEN_OPTIMIZERS,
+    LR_SCHEDULES,
+    OPTIMIZERS,
+    SCHEDULES,
+    TrainConfig,
+    parse_meta_data,
+)
 from maxl.data.batches import channel_stats
 from maxl.data.dataset import ImageDataset
 from maxl.distributed import (
@@ -101,9 +110,12 @@ def check_config(config: TrainConfig) -> None:
         raise MaxlError(
             f"--val-fraction {config.val_fraction} is not a fraction in [0, 1); give e.g. 0.1"
         )
+    check_ranges(config)
     for name, value, allowed in (
         ("schedule", config.schedule, SCHEDULES),
         ("gen-optimizer", config.gen_optimizer, GEN_OPTIMIZERS),
+        ("optimizer", config.optimizer, OPTIMIZERS),
+        ("lr-schedule", config.lr_schedule, LR_SCHEDULES),
     ):
         if value not in allowed:
             raise MaxlError(f"unknown --{name} {value!r}; choose one of {', '.join(allowed)}")
@@ -125,6 +137,31 @@ def check_config(config: TrainConfig) -> None:
             f"--batch-size {config.batch_size} does not split evenly over {world_size} "
             f"processes; give a multiple of {world_size} (it is the global batch size)"
         )
+
+
+def check_ranges(config: TrainConfig) -> None:
+    """Learning rates, momenta, weight decays and loss weights within the range they mean."""
+    for name in ("lr", "gen_lr"):
+        value = getattr(config, name)
+        if not (value > 0 and math.isfinite(value)):
+            raise MaxlError(f"--{name.replace('_', '-')} {value} must be a number above 0")
+    for name in ("momentum", "gen_momentum"):
+        value = getattr(config, name)
+        if not 0 <= value < 1:
+            raise MaxlError(f"--{name.replace('_', '-')} {value} must be in [0, 1), e.g. 0.9")
+    for name in (
+        "weight_decay",
+        "gen_weight_decay",
+        "aux_weight",
+        "entropy_weight",
+        "confidence_weight",
+        "focal_gamma",
+    ):
+        value = getattr(config, name)
+        if not (value >= 0 and math.isfinite(value)):
+            raise MaxlError(f"--{name.replace('_', '-')} {value} must be a number of 0 or more")
+    if not 0 < config.lr_gamma <= 1:
+        raise MaxlError(f"--lr-gamma {config.lr_gamma} must be in (0, 1], e.g. 0.5")
 
 
 def parallelise(run: Run, ranks: Ranks) -> None:
@@ -175,10 +212,8 @@ def assemble_run(
         generator = getattr(method, "generator", None)
         if isinstance(generator, torch.nn.Module):
             generator.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(net.parameters(), lr=config.lr, momentum=config.momentum)
-    scheduler = torch.optim.lr_scheduler.StepLR(
-        optimizer, step_size=config.lr_step, gamma=config.lr_gamma
-    )
+    optimizer = network_optimizer(config, net.parameters())
+    scheduler = learning_rate_schedule(config, optimizer)
     x_train = task.x_train.to(device)
     mean, std = channel_stats(x_train)
     image_size = min(x_train.shape[-2:]) if not dataset.is_features else 0

@@ -49,6 +49,7 @@ def generator_hypergradient(
     focal_gamma: float = 2.0,
     neumann_terms: int = 3,
     meta_depth: int | None = None,
+    confidence_weight: float = 0.0,
 ) -> list[torch.Tensor]:
     """∇_φ L_meta(φ) for the label generator, one tensor per generator.parameters() entry.
 
@@ -60,6 +61,7 @@ def generator_hypergradient(
     the implicit function theorem with `neumann_terms` Hessian-vector products at θ.
     meta_depth=K (a maxl MultiTaskNet whose backbone declares blocks()) differentiates through
     the top K blocks and the heads only, as if the blocks below were frozen.
+    confidence_weight=λ_c adds λ_c times the mean per-image entropy of the labels (DESIGN §1).
     """
     hypergradient = hypergradient_of(method)
     if isinstance(neumann_terms, bool) or not isinstance(neumann_terms, int) or neumann_terms < 0:
@@ -77,6 +79,7 @@ def generator_hypergradient(
             focal_gamma=focal_gamma,
             neumann_terms=neumann_terms,
             meta_depth=meta_depth,
+            confidence_weight=confidence_weight,
         )
         labels = generated_labels(generator, x, y)
         theta = problem.trainable_net_params()

@@ -35,7 +35,7 @@ from torch.func import functional_call
 
 from maxl.distributed import Ranks
 from maxl.errors import MaxlError
-from maxl.losses import entropy_regulariser, focal_loss, focal_terms
+from maxl.losses import entropy_regulariser, focal_loss, focal_terms, label_entropy
 from maxl.models.blocks import DepthSplit, split_at_depth
 
 Params = dict[str, torch.Tensor]
@@ -57,6 +57,7 @@ class MetaProblem:
     focal_gamma: float
     ranks: Ranks | None = None  # data-parallel: x, y, x_meta, y_meta are this rank's shards
     neumann_terms: int = 3  # J of the implicit hypergradient
+    confidence_weight: float = 0.0  # λ_c of the mean per-image label entropy C(φ)
 
     @property
     def world_size(self) -> int:
@@ -124,6 +125,11 @@ class MetaProblem:
         mean = (local + others) / (len(labels) * self.world_size)
         return entropy_regulariser(mean.unsqueeze(0))
 
+    def confidence(self, labels: torch.Tensor) -> torch.Tensor:
+        """C(φ) (without λ_c): the mean entropy of each image's labels over the global batch;
+        data-parallel, this rank's rows carry the global 1/N, so the ranks' gradients sum."""
+        return label_entropy(labels) / self.world_size
+
 
 def meta_problem(
     net: nn.Module,
@@ -139,6 +145,7 @@ def meta_problem(
     neumann_terms: int,
     ranks: Ranks | None = None,
     meta_depth: int | None = None,
+    confidence_weight: float = 0.0,
 ) -> MetaProblem:
     """The MetaProblem of one batch (meta_batch None: L_meta on the batch itself). With
     meta_depth K the problem's network is the top K blocks and the heads of `net` alone, and
@@ -172,6 +179,7 @@ def meta_problem(
         focal_gamma=float(focal_gamma),
         ranks=ranks,
         neumann_terms=neumann_terms,
+        confidence_weight=float(confidence_weight),
     )
 
 
@@ -224,6 +232,8 @@ def meta_gradient(
     s = method.sensitivity(problem, theta, direction)
     meta = -scale * (labels * s.detach()).sum()
     meta = meta + problem.entropy_weight * problem.entropy(labels)
+    if problem.confidence_weight:
+        meta = meta + problem.confidence_weight * problem.confidence(labels)
     grads = iter(zeros_for_unused(meta, problem.generator_params()))
     result = [
         next(grads).detach() if p.requires_grad else torch.zeros_like(p)

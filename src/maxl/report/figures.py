@@ -132,6 +132,33 @@ def gradient_cosine_figure(records: Records, path: Path) -> None:
     _save(fig, path)
 
 
+def label_change_figure(records: Records, path: Path) -> None:
+    """Share of the sampled images whose most likely auxiliary class changed since the last
+    epoch and since the untrained generator, per epoch (%). Labels have settled when the first
+    stays near zero."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4), constrained_layout=True)
+    for key, label, colour in (
+        ("label_change", "changed since the last epoch", "#1f77b4"),
+        ("label_change_from_start", "changed since the untrained generator", "#ff7f0e"),
+    ):
+        epochs, values = series(records, key)
+        ax.plot(
+            epochs,
+            [100 * v for v in values],
+            marker=_marker(len(values)),
+            markersize=3,
+            color=colour,
+            label=label,
+        )
+    ax.set_ylabel("images whose most likely class changed (%)")
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=8, loc="best")
+    ax.set_title("how far the learned auxiliary labels move")
+    _epoch_axis(ax)
+    _save(fig, path)
+
+
 def aux_usage_figure(
     records: Records,
     path: Path,

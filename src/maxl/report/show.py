@@ -158,6 +158,17 @@ def show_run(folder: Path, log: Log = print, classes: Sequence[int] | None = Non
         ]
     else:
         lines += ["*No auxiliary label statistics recorded: figure skipped.*", ""]
+    if any(number(r.get("label_change")) is not None for r in records):
+        fig.label_change_figure(records, out / "label_change.png")
+        lines += [
+            "![label change](figures/label_change.png)",
+            "",
+            "Share of the sampled training images whose most likely auxiliary class changed "
+            "since the epoch before (blue) and since the untrained generator (orange). The "
+            "labels have settled when the blue line stays near zero; an orange line near zero "
+            "means the generator's training left its initial labels where they were.",
+            "",
+        ]
 
     lines += grid_section(folder, run, out, dataset, log, classes)
     report = folder / "report.md"
