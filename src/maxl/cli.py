@@ -15,7 +15,14 @@ from typing import Any
 from maxl.bench import BenchConfig
 from maxl.build import METHOD_NAMES
 from maxl.build.backbones import BACKBONE_NAMES
-from maxl.config import GEN_OPTIMIZERS, PRECISIONS, SCHEDULES, TrainConfig
+from maxl.config import (
+    GEN_OPTIMIZERS,
+    LR_SCHEDULES,
+    OPTIMIZERS,
+    PRECISIONS,
+    SCHEDULES,
+    TrainConfig,
+)
 from maxl.errors import MaxlError
 from maxl.hypergrad import HYPERGRADIENT_METHODS
 
@@ -47,6 +54,8 @@ def option_choices() -> dict[str, Sequence[str]]:
         "schedule": SCHEDULES,
         "precision": PRECISIONS,
         "gen_optimizer": GEN_OPTIMIZERS,
+        "optimizer": OPTIMIZERS,
+        "lr_schedule": LR_SCHEDULES,
     }
 
 
@@ -121,6 +130,27 @@ def build_parser() -> argparse.ArgumentParser:
         "configs/fashion-mnist.yaml --vary psi 2 5 10",
     )
     add_compare_options(sweep)
+    gain_map = commands.add_parser(
+        "map",
+        help="compare the methods at several training-set sizes: where auxiliary labels help",
+        description="Run the comparison (tunings included) at every training-set size of the "
+        "--config file's map (map: {train_size: [...], epochs: [...]}) or of --sizes, each "
+        "into OUT/size-N, then write OUT/map.md, OUT/map.csv and OUT/map.png. Resumes and "
+        "reuses finished runs.",
+    )
+    add_compare_options(gain_map)
+    gain_map.add_argument(
+        "--sizes",
+        type=parse_whole_numbers,
+        default=None,
+        help="training-set sizes, comma-separated (overrides the file's map train_size)",
+    )
+    gain_map.add_argument(
+        "--size-epochs",
+        type=parse_whole_numbers,
+        default=None,
+        help="epochs at each size, comma-separated, one per size or one for all",
+    )
     sweep.add_argument(
         "--vary",
         nargs="+",
@@ -190,6 +220,29 @@ def add_compare_options(parser: argparse.ArgumentParser) -> None:
         "training images), the best mean validation accuracy wins and every method trains "
         "with it; 'off' drops a config file's tuning",
     )
+    for method in ("maxl", "random", "kmeans", "human"):
+        parser.add_argument(
+            f"--tune-{method}",
+            nargs="+",
+            default=argparse.SUPPRESS,
+            metavar="SETTING=V1,V2",
+            help=f"then tune {method}'s own settings the same way (e.g. gen_lr=0.001,0.01), "
+            "at single's chosen setting, on no more runs than single had; 'off' drops a "
+            "config file's",
+        )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=argparse.SUPPRESS,
+        help="trainings at once, each in a process of its own (default: 1)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=argparse.SUPPRESS,
+        help="threads of each training (default: the cores shared out among the jobs; with "
+        "one job, torch's default). Fix it to make runs comparable across --jobs",
+    )
 
 
 def parse_whole_numbers(text: str) -> list[int]:
@@ -203,21 +256,28 @@ def parse_whole_numbers(text: str) -> list[int]:
 
 def run_compare_command(args: argparse.Namespace) -> None:
     from maxl.compare import default_compare_dir, format_table, run_compare
-    from maxl.config_file import load_experiment
-    from maxl.tuning import parse_tuning, tuning_table
+    from maxl.tuning import tuning_table
 
-    settings = load_experiment(args.config) if args.config is not None else {}
-    wanted = {*TrainConfig.__dataclass_fields__, "methods", "seeds"}
-    given = {k: v for k, v in vars(args).items() if k in wanted}
-    settings.update(given)
-    if hasattr(args, "tune_single"):
-        settings["tune_single"] = parse_tuning(args.tune_single, "--tune-single")
+    settings = compare_settings(args)
     methods = settings.pop("methods", list(METHOD_NAMES))
     seeds = settings.pop("seeds", [0, 1, 2])
     tuning = settings.pop("tune_single", None)
+    method_tunings = pop_method_tunings(settings)
+    jobs, threads = settings.pop("jobs", 1), settings.pop("threads", None)
+    settings.pop("map", None)
     base = TrainConfig(**settings)
     out = base.out or default_compare_dir(base)
-    summaries, notes, tuned = run_compare(base, methods, seeds, out, log=print, tuning=tuning)
+    summaries, notes, tuned = run_compare(
+        base,
+        methods,
+        seeds,
+        out,
+        log=print,
+        tuning=tuning,
+        method_tunings=method_tunings,
+        jobs=jobs,
+        threads=threads,
+    )
     print()
     if tuned is not None:
         print("single-task tuning (validation accuracy, the test set not used):")
@@ -229,6 +289,71 @@ def run_compare_command(args: argparse.Namespace) -> None:
     print(f"\nsummary: {out / 'summary.md'}, {out / 'summary.csv'}; plot: {out / 'comparison.png'}")
 
 
+def run_map_command(args: argparse.Namespace) -> None:
+    from maxl.gain_map import MapPlan, map_table, parse_map, run_map
+
+    settings = compare_settings(args)
+    methods = settings.pop("methods", list(METHOD_NAMES))
+    seeds = settings.pop("seeds", [0, 1, 2])
+    tuning = settings.pop("tune_single", None)
+    method_tunings = pop_method_tunings(settings)
+    jobs, threads = settings.pop("jobs", 1), settings.pop("threads", None)
+    plan: MapPlan | None = settings.pop("map", None)
+    if args.sizes is not None:
+        epochs = args.size_epochs or (list(plan.epochs) if plan else [])
+        plan = parse_map({"train_size": args.sizes, "epochs": epochs}, "--sizes")
+    elif args.size_epochs is not None and plan is not None:
+        plan = parse_map({"train_size": list(plan.sizes), "epochs": args.size_epochs}, "map")
+    if plan is None:
+        raise MaxlError(
+            "maxl map needs training-set sizes: give --sizes 250,500,1000 or a --config file "
+            "with map: {train_size: [...], epochs: [...]}"
+        )
+    base = TrainConfig(**settings)
+    out = base.out or Path("runs") / "map"
+    rows = run_map(
+        base,
+        plan,
+        methods,
+        seeds,
+        out,
+        log=print,
+        tuning=tuning,
+        method_tunings=method_tunings,
+        jobs=jobs,
+        threads=threads,
+    )
+    print()
+    print(map_table(rows))
+    print(f"\nmap: {out / 'map.md'}, {out / 'map.csv'}; plot: {out / 'map.png'}")
+
+
+def compare_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """A --config file's settings, overridden by the options given on the command line."""
+    from maxl.config_file import TUNING_KEYS, load_experiment
+    from maxl.tuning import parse_tuning
+
+    settings = load_experiment(args.config) if args.config is not None else {}
+    wanted = {*TrainConfig.__dataclass_fields__, "methods", "seeds", "jobs", "threads"}
+    settings.update({k: v for k, v in vars(args).items() if k in wanted})
+    for key in TUNING_KEYS:
+        if hasattr(args, key):
+            settings[key] = parse_tuning(getattr(args, key), "--" + key.replace("_", "-"))
+    return settings
+
+
+def pop_method_tunings(settings: dict[str, Any]) -> dict[str, Any]:
+    """The tune_METHOD grids (other than single's) taken out of `settings`."""
+    from maxl.config_file import TUNING_KEYS
+
+    tunings = {}
+    for key in TUNING_KEYS:
+        grid = settings.pop(key, None) if key != "tune_single" else None
+        if grid is not None:
+            tunings[key.removeprefix("tune_")] = grid
+    return tunings
+
+
 def run_sweep_command(args: argparse.Namespace) -> None:
     from maxl.config_file import load_experiment
     from maxl.sweep import default_sweep_dir, format_sweep_table, parse_sweep, run_sweep
@@ -236,8 +361,11 @@ def run_sweep_command(args: argparse.Namespace) -> None:
     field, values = parse_sweep(args.vary[0], args.vary[1:])
     settings = load_experiment(args.config) if args.config is not None else {}
     settings.pop("methods", None)
-    if settings.pop("tune_single", None) is not None:
-        print(f"note: maxl sweep does not tune single; {args.config}'s tune_single is not used")
+    for key in ("jobs", "threads", "map"):
+        settings.pop(key, None)
+    for key in [key for key in settings if key.startswith("tune_")]:
+        if settings.pop(key) is not None:
+            print(f"note: maxl sweep does not tune; {args.config}'s {key} is not used")
     wanted = {*TrainConfig.__dataclass_fields__, "methods", "seeds"}
     settings.update({k: v for k, v in vars(args).items() if k in wanted})
     methods = settings.pop("methods", ["maxl"])
@@ -303,6 +431,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             train(config, log=print)
         elif args.command == "compare":
             run_compare_command(args)
+        elif args.command == "map":
+            run_map_command(args)
         elif args.command == "sweep":
             run_sweep_command(args)
         elif args.command == "bench":

@@ -16,7 +16,7 @@ import dataclasses
 import io
 import json
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,19 +25,19 @@ from maxl.build.datasets import load_dataset
 from maxl.checkpoint import checkpoint_path, load_checkpoint
 from maxl.config import TrainConfig
 from maxl.errors import MaxlError
+from maxl.jobs import Log, RunPool, TrainFn
 from maxl.records import prepare_out_dir, write_atomic
+from maxl.step import NonFiniteLoss
 from maxl.summaries import MethodSummary, sample_std, seeds_won
 from maxl.task import resolve_task
 from maxl.tuning import (
-    TrainFn,
     Tuning,
     TuningResult,
-    tune_single,
+    tune_method,
     tuning_section,
     write_tuning_csv,
 )
 
-Log = Callable[[str], None]
 SUMMARY_COLUMNS = (
     "method",
     "mean_accuracy",
@@ -136,27 +136,76 @@ def run_compare(
     log: Log = print,
     tuning: Tuning | None = None,
     train_fn: TrainFn | None = None,
+    *,
+    method_tunings: dict[str, Tuning] | None = None,
+    jobs: int = 1,
+    threads: int | None = None,
 ) -> tuple[list[MethodSummary], list[str], TuningResult | None]:
     """Tune single first when `tuning` is given (every method then trains with the chosen
-    setting), train every method with every seed (seed-major), then write the summary files.
-    Each run goes through `train_fn` (default: train, or reuse a finished run)."""
-    train_fn = train_fn or run_or_reuse
+    setting), then each method of `method_tunings` on the same validation split with at most
+    as many runs, train every method with every seed (seed-major), and write the summary files.
+    Each run goes through `train_fn` (default: train, or reuse a finished run), `jobs` at a
+    time with `threads` each (maxl.jobs)."""
+    pool = RunPool(train_fn or run_or_reuse, jobs, threads)
+    method_tunings = dict(method_tunings or {})
     methods, notes = prepare_comparison(base, methods, seeds, out, log)
+    check_method_tunings(method_tunings, methods, tuning, len(seeds))
     tuned = None
     if tuning is not None:
-        tuned = tune_single(base, tuning, seeds, out / "tune", train_fn, log)
+        tuned = tune_method("single", base, tuning, seeds, out / "tune", log, pool)
         base = dataclasses.replace(base, **tuned.best.settings)
         log(f"single tuned on validation: {tuned.best.label()}")
+    own: dict[str, TuningResult] = {}
+    for method, grid in method_tunings.items():
+        grid = Tuning(grid.grid, tuned.val_fraction if tuned else grid.val_fraction)
+        own[method] = tune_method(method, base, grid, seeds, out / f"tune-{method}", log, pool)
+        log(f"{method} tuned on validation: {own[method].best.label()}")
+    configs = [
+        dataclasses.replace(
+            base,
+            **(own[method].best.settings if method in own else {}),
+            method=method,
+            seed=seed,
+            out=out / f"{method}-seed{seed}",
+        )
+        for seed in seeds
+        for method in methods
+    ]
     accuracies: dict[str, dict[int, float]] = {m: {} for m in methods}
-    for seed in seeds:
-        for method in methods:
-            config = dataclasses.replace(
-                base, method=method, seed=seed, out=out / f"{method}-seed{seed}"
-            )
-            accuracies[method][seed] = float(train_fn(config, log)["test_accuracy"])
+    for config, outcome in zip(configs, pool.run(configs, log), strict=True):
+        if isinstance(outcome, NonFiniteLoss):
+            raise outcome
+        accuracies[config.method][config.seed] = float(outcome["test_accuracy"])
     summaries = summarise(accuracies)
-    write_summary(out, base, summaries, notes, list(seeds), tuned)
+    write_summary(out, base, summaries, notes, list(seeds), tuned, list(own.values()))
     return summaries, notes, tuned
+
+
+def check_method_tunings(
+    tunings: dict[str, Tuning], methods: Sequence[str], single: Tuning | None, seeds: int
+) -> None:
+    """A method is tuned only beside a tuned single, on no more runs than single had."""
+    for method, grid in tunings.items():
+        if method == "single" or method not in METHOD_NAMES:
+            raise MaxlError(
+                f"tune_{method}: no such method to tune; tune one of "
+                + ", ".join(m for m in METHOD_NAMES if m != "single")
+                + " (single is tuned by tune_single)"
+            )
+        if method not in methods:
+            raise MaxlError(f"tune_{method} is given but {method} is not among the methods")
+        if single is None:
+            raise MaxlError(
+                f"tune_{method} needs tune_single: a method is tuned at single's chosen "
+                "setting, on its validation split, with no more runs than single had"
+            )
+        allowed = len(single.points()) * seeds
+        if len(grid.points()) * seeds > allowed:
+            raise MaxlError(
+                f"tune_{method} has {len(grid.points())} settings, more than single's "
+                f"{len(single.points())}: every method gets at most single's {allowed} tuning "
+                "runs; drop some values"
+            )
 
 
 def prepare_comparison(
@@ -223,9 +272,10 @@ def write_summary(
     notes: Sequence[str],
     seeds: list[int],
     tuned: TuningResult | None = None,
+    method_tunings: Sequence[TuningResult] = (),
 ) -> None:
-    """summary.csv (fractions), summary.md (percentages, per-seed table, the tuning of single)
-    and comparison.png; with a tuning, also tuning.csv."""
+    """summary.csv (fractions), summary.md (percentages, per-seed table, the tunings) and
+    comparison.png; with a tuning, also tuning.csv (single) and tuning-METHOD.csv (others)."""
     from maxl.plots import comparison_figure
 
     rows = [
@@ -268,6 +318,7 @@ def write_summary(
         *per_seed,
         "",
         *(tuning_section(tuned) if tuned is not None else []),
+        *[line for result in method_tunings for line in tuning_section(result)],
         *protocol_section(protocol),
     ]
     markdown = "\n".join(text)
@@ -275,6 +326,8 @@ def write_summary(
     comparison_figure(summaries, out / "comparison.png", title=f"{base.dataset}")
     if tuned is not None:
         write_tuning_csv(out / "tuning.csv", tuned)
+    for result in method_tunings:
+        write_tuning_csv(out / f"tuning-{result.method}.csv", result)
 
 
 def optional(value: float | None) -> str:

@@ -1,5 +1,6 @@
-"""Experiment files (configs/*.yaml): TrainConfig fields plus `methods`, `seeds` and
-`tune_single` (a mapping setting -> values, plus an optional val_fraction) for compare.
+"""Experiment files (configs/*.yaml): TrainConfig fields plus, for compare, `methods`, `seeds`,
+`jobs`, `threads`, `tune_single` (a mapping setting -> values, plus an optional val_fraction)
+and `tune_METHOD` (the same for another method, e.g. tune_maxl).
 
 Values are checked against the fields' types here, so a typo fails with the file, the key and
 the fix instead of deep inside a run.
@@ -15,7 +16,9 @@ from typing import Any
 from maxl.config import TrainConfig, convert_value
 from maxl.errors import MaxlError
 
-COMPARE_KEYS = ("methods", "seeds", "tune_single")
+TUNED_METHODS = ("single", "random", "kmeans", "human", "maxl")
+TUNING_KEYS = tuple(f"tune_{method}" for method in TUNED_METHODS)
+COMPARE_KEYS = ("methods", "seeds", "jobs", "threads", "map", *TUNING_KEYS)
 
 
 def load_experiment(path: Path) -> dict[str, Any]:
@@ -44,15 +47,21 @@ def load_experiment(path: Path) -> dict[str, Any]:
     settings: dict[str, Any] = {}
     for key, value in data.items():
         name = str(key).replace("-", "_")
-        if name == "tune_single":
+        if name in TUNING_KEYS:
             from maxl.tuning import parse_tuning
 
             if value is not None and value != "off" and not isinstance(value, dict):
                 raise MaxlError(
-                    f"{path}: 'tune_single' must map settings to lists of values, e.g. "
-                    "tune_single: {lr: [0.05, 0.1], momentum: [0.0, 0.9]} (or off)"
+                    f"{path}: '{name}' must map settings to lists of values, e.g. "
+                    f"{name}: {{lr: [0.05, 0.1], momentum: [0.0, 0.9]}} (or off)"
                 )
-            settings[name] = parse_tuning(value, f"{path}: tune_single")
+            settings[name] = parse_tuning(value, f"{path}: {name}")
+        elif name == "map":
+            from maxl.gain_map import parse_map
+
+            settings[name] = parse_map(value, str(path))
+        elif name in ("jobs", "threads"):
+            settings[name] = convert_value(value, int, path, name)
         elif name in COMPARE_KEYS:
             settings[name] = _list_of(value, int if name == "seeds" else str, path, name)
         elif name in fields:

@@ -15,19 +15,18 @@ import itertools
 import json
 import statistics
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from maxl.config import TrainConfig, convert_value
 from maxl.errors import MaxlError
+from maxl.jobs import Log, RunPool, TrainFn
 from maxl.records import write_atomic
 from maxl.step import NonFiniteLoss
 from maxl.summaries import sample_std
 
-Log = Callable[[str], None]
-TrainFn = Callable[[TrainConfig, Log], dict[str, Any]]
 NOT_TUNED = ("method", "seed", "out", "resume", "progress", "device", "data_dir", "dataset")
 CONVERGENCE_EPOCHS = 3  # the rise of validation accuracy over this many last epochs is reported
 
@@ -82,6 +81,11 @@ class TuningPoint:
 class TuningResult:
     points: list[TuningPoint]
     val_fraction: float
+    method: str = "single"
+
+    @property
+    def runs(self) -> int:
+        return sum(len(point.val_accuracies) for point in self.points)
 
     @property
     def best(self) -> TuningPoint:
@@ -136,38 +140,60 @@ def tune_single(
     out: Path,
     train_fn: TrainFn,
     log: Log,
+    pool: RunPool | None = None,
 ) -> TuningResult:
     """Train single at every grid point and seed (seed-major) into OUT/POINT/single-seedS,
     score each on its validation split, and return every point's scores."""
+    return tune_method("single", base, tuning, seeds, out, log, pool or RunPool(train_fn))
+
+
+def tune_method(
+    method: str,
+    base: TrainConfig,
+    tuning: Tuning,
+    seeds: Sequence[int],
+    out: Path,
+    log: Log,
+    pool: RunPool,
+) -> TuningResult:
+    """Train `method` at every grid point and seed (seed-major) into OUT/POINT/METHOD-seedS,
+    each on its seed's training images less a validation split, and score each point by its
+    validation accuracy after the last epoch (a diverged run scores 0). The test set is not
+    read."""
     points = tuning.points()
-    scores: list[dict[int, float]] = [{} for _ in points]
-    curves: list[dict[int, list[float]]] = [{} for _ in points]
+    configs, where = [], []
     for seed in seeds:
         for index, settings in enumerate(points):
             label = TuningPoint(settings, {}, []).label()
-            config = dataclasses.replace(
-                base,
-                **settings,
-                method="single",
-                seed=seed,
-                val_fraction=tuning.val_fraction,
-                out=out / label / f"single-seed{seed}",
+            configs.append(
+                dataclasses.replace(
+                    base,
+                    **settings,
+                    method=method,
+                    seed=seed,
+                    val_fraction=tuning.val_fraction,
+                    out=out / label / f"{method}-seed{seed}",
+                )
             )
-            log(f"tuning single, {label}:")
-            try:
-                results = train_fn(config, log)
-            except NonFiniteLoss as error:  # a diverging setting loses; the search goes on
-                log(f"tuning single, {label}, seed {seed}: diverged ({error})")
-                scores[index][seed] = 0.0
-                curves[index][seed] = []
-                continue
-            scores[index][seed] = float(results["val_accuracy"])
-            curves[index][seed] = val_curve(config.out)
+            where.append((index, seed, label))
+    log(f"tuning {method}: {len(points)} setting(s) x {len(seeds)} seed(s)")
+    scores: list[dict[int, float]] = [{} for _ in points]
+    curves: list[dict[int, list[float]]] = [{} for _ in points]
+    for (index, seed, label), config, outcome in zip(
+        where, configs, pool.run(configs, log), strict=True
+    ):
+        if isinstance(outcome, NonFiniteLoss):  # a diverging setting loses; the search goes on
+            log(f"tuning {method}, {label}, seed {seed}: diverged ({outcome})")
+            scores[index][seed] = 0.0
+            curves[index][seed] = []
+            continue
+        scores[index][seed] = float(outcome["val_accuracy"])
+        curves[index][seed] = val_curve(config.out)
     result_points = [
         TuningPoint(settings, scores[i], mean_curve(list(curves[i].values())))
         for i, settings in enumerate(points)
     ]
-    return TuningResult(result_points, tuning.val_fraction)
+    return TuningResult(result_points, tuning.val_fraction, method)
 
 
 def val_curve(run_dir: Path | None) -> list[float]:
@@ -203,17 +229,32 @@ def tuning_table(result: TuningResult) -> str:
 
 
 def tuning_section(result: TuningResult) -> list[str]:
-    """Markdown lines for summary.md: how single was tuned, the table and the chosen curve."""
+    """Markdown lines for summary.md: how a method was tuned, the table and the chosen curve."""
     best = result.best
     curve = ", ".join(f"{100 * v:.2f}" for v in best.val_curve)
+    split = (
+        f"trained on {100 * (1 - result.val_fraction):.0f} % of each seed's training images "
+        f"and scored on the held-out {100 * result.val_fraction:.0f} % after the last epoch "
+        "(the test set is not used)"
+    )
+    if result.method == "single":
+        intro = (
+            f"Single-task runs at every setting below on the same seeds, {split}. Every method "
+            "above trains with the chosen setting on all the training images; the single row "
+            "is single-task training at that setting."
+        )
+    else:
+        intro = (
+            f"{result.method} runs at every setting below, on the same seeds and validation "
+            f"split as single's tuning, at single's chosen setting, {split}; {result.runs} "
+            f"runs, no more than single had. The {result.method} row above trains with the "
+            "chosen setting on all the training images."
+        )
+    heading = "Single-task tuning" if result.method == "single" else f"Tuning of {result.method}"
     return [
-        "## Single-task tuning",
+        f"## {heading}",
         "",
-        f"Single-task runs at every setting below on the same seeds, trained on "
-        f"{100 * (1 - result.val_fraction):.0f} % of each seed's training images and scored on "
-        f"the held-out {100 * result.val_fraction:.0f} % after the last epoch (the test set is "
-        "not used). Every method above trains with the chosen setting on all the training "
-        "images; the single row is single-task training at that setting.",
+        intro,
         "",
         tuning_table(result),
         "",

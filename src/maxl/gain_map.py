@@ -1,0 +1,242 @@
+"""`maxl map`: where auxiliary labels help. The comparison (single tuned, then every method,
+each tuned alike where the file says so) at several training-set sizes, each size trained for
+its own number of epochs, into OUT/size-N; then one table and one figure of the tuned single's
+accuracy and every method's paired gain over single and over random, size by size.
+
+Each size is a `maxl compare` folder, so a killed map resumes where it stopped and reuses
+every finished run."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from maxl.compare import run_compare
+from maxl.config import TrainConfig
+from maxl.errors import MaxlError
+from maxl.jobs import Log, TrainFn
+from maxl.records import write_atomic
+from maxl.summaries import MethodSummary, sample_std, seeds_won
+from maxl.tuning import Tuning
+
+MAP_COLUMNS = (
+    "train_size",
+    "epochs",
+    "generator_steps",
+    "method",
+    "mean_accuracy",
+    "std_accuracy",
+    "mean_gain_over_single",
+    "std_gain_over_single",
+    "seeds_won_over_single",
+    "mean_gain_over_random",
+    "std_gain_over_random",
+    "seeds_won_over_random",
+    "runs",
+)
+
+
+@dataclass(frozen=True)
+class MapPlan:
+    """The training-set sizes of the map and the epochs each trains for."""
+
+    sizes: tuple[int, ...]
+    epochs: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class MapRow:
+    """One size: its epochs, MAXL's generator steps and every method's summary."""
+
+    size: int
+    epochs: int
+    generator_steps: int
+    summaries: list[MethodSummary]
+
+    def summary(self, method: str) -> MethodSummary | None:
+        return next((s for s in self.summaries if s.method == method), None)
+
+
+def parse_map(value: Any, where: str) -> MapPlan:
+    """{'train_size': [250, 500], 'epochs': [120, 80]} (epochs: one per size, or one for all)."""
+    if not isinstance(value, dict) or "train_size" not in value:
+        raise MaxlError(
+            f"{where}: 'map' must give train_size (a list of sizes) and epochs, e.g. "
+            "map: {train_size: [250, 500, 1000], epochs: [120, 80, 60]}"
+        )
+    unknown = set(value) - {"train_size", "epochs"}
+    if unknown:
+        raise MaxlError(
+            f"{where}: map has unknown key(s) {sorted(unknown)}; use train_size, epochs"
+        )
+    sizes = whole_numbers(value["train_size"], f"{where}: map train_size")
+    epochs = whole_numbers(value.get("epochs", []), f"{where}: map epochs")
+    if len(epochs) == 1:
+        epochs = epochs * len(sizes)
+    if epochs and len(epochs) != len(sizes):
+        raise MaxlError(
+            f"{where}: map has {len(sizes)} train_size value(s) but {len(epochs)} epochs; give "
+            "one epochs value per size, or one for all"
+        )
+    return MapPlan(tuple(sizes), tuple(epochs))
+
+
+def whole_numbers(value: Any, where: str) -> list[int]:
+    items = value if isinstance(value, list) else [value]
+    try:
+        numbers = [int(item) for item in items]
+    except (TypeError, ValueError):
+        raise MaxlError(f"{where}: {value!r} is not a list of whole numbers") from None
+    if any(n < 1 for n in numbers) or (not numbers and where.endswith("train_size")):
+        raise MaxlError(f"{where}: {value!r} must be whole numbers of at least 1")
+    return numbers
+
+
+def generator_steps(config: TrainConfig, size: int) -> int:
+    """MAXL's generator steps over a run on `size` images: one per batch (per meta_every-th
+    batch) per epoch; with a hold-out meta split, batches of the images left for training."""
+    kept = size
+    if config.meta_data.startswith("holdout:"):
+        kept = size - round(size * float(config.meta_data.partition(":")[2]))
+    return config.epochs * math.ceil(math.ceil(kept / config.batch_size) / config.meta_every)
+
+
+def run_map(
+    base: TrainConfig,
+    plan: MapPlan,
+    methods: Sequence[str],
+    seeds: Sequence[int],
+    out: Path,
+    log: Log = print,
+    tuning: Tuning | None = None,
+    method_tunings: dict[str, Tuning] | None = None,
+    *,
+    jobs: int = 1,
+    threads: int | None = None,
+    train_fn: TrainFn | None = None,
+) -> list[MapRow]:
+    """Compare the methods at every size (OUT/size-N), then write map.csv, map.md, map.png."""
+    rows = []
+    for index, size in enumerate(plan.sizes):
+        epochs = plan.epochs[index] if plan.epochs else base.epochs
+        config = dataclasses.replace(base, train_size=size, epochs=epochs, eval_every=epochs)
+        log(f"map: {size} training images, {epochs} epochs")
+        summaries, _, _ = run_compare(
+            config,
+            methods,
+            seeds,
+            out / f"size-{size}",
+            log,
+            tuning,
+            train_fn,
+            method_tunings=method_tunings,
+            jobs=jobs,
+            threads=threads,
+        )
+        rows.append(MapRow(size, epochs, generator_steps(config, size), summaries))
+        write_map(out, base, rows)
+    return rows
+
+
+def gap_closed(row: MapRow, method: str = "maxl") -> float | None:
+    """The share of the single → human gain that `method` reaches (None where human does not
+    gain over single)."""
+    human, other = row.summary("human"), row.summary(method)
+    if human is None or other is None or not human.mean_gain or human.mean_gain <= 0:
+        return None
+    return (other.mean_gain or 0.0) / human.mean_gain
+
+
+def gain_text(gains: dict[int, float]) -> str:
+    if not gains:
+        return "—"
+    mean, std = statistics.fmean(gains.values()), sample_std(gains) or 0.0
+    return f"{100 * mean:+.2f} ± {100 * std:.2f} ({seeds_won(gains)}/{len(gains)})"
+
+
+def map_table(rows: Sequence[MapRow]) -> str:
+    """Markdown: per size, the tuned single's accuracy and each method's paired gains."""
+    methods = [s.method for s in rows[0].summaries if s.method != "single"] if rows else []
+    head = ["training images", "epochs", "generator steps", "single (tuned) %"]
+    head += [f"{m} − single" for m in methods]
+    head += [f"{m} − random" for m in methods if m not in ("random",)]
+    head += ["gap closed by maxl"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---:|" * len(head)]
+    for row in rows:
+        single = row.summary("single")
+        cells = [
+            str(row.size),
+            str(row.epochs),
+            str(row.generator_steps),
+            "—" if single is None else f"{100 * single.mean:.2f} ± {100 * single.std:.2f}",
+        ]
+        for method in methods:
+            found = row.summary(method)
+            cells.append(gain_text(found.gains if found else {}))
+        for method in methods:
+            if method != "random":
+                found = row.summary(method)
+                cells.append(gain_text(found.random_gains if found else {}))
+        closed = gap_closed(row)
+        cells.append("—" if closed is None else f"{100 * closed:.0f} %")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_map(out: Path, base: TrainConfig, rows: Sequence[MapRow]) -> None:
+    """map.csv (fractions, one row per size and method), map.md and map.png."""
+    from maxl.plots import map_figure
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=MAP_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        for s in row.summaries:
+            writer.writerow(
+                {
+                    "train_size": row.size,
+                    "epochs": row.epochs,
+                    "generator_steps": row.generator_steps,
+                    "method": s.method,
+                    "mean_accuracy": f"{s.mean:.6f}",
+                    "std_accuracy": f"{s.std:.6f}",
+                    "mean_gain_over_single": optional(s.mean_gain),
+                    "std_gain_over_single": optional(s.std_gain),
+                    "seeds_won_over_single": seeds_won(s.gains) if s.gains else "",
+                    "mean_gain_over_random": optional(s.mean_random_gain),
+                    "std_gain_over_random": optional(s.std_random_gain),
+                    "seeds_won_over_random": seeds_won(s.random_gains) if s.random_gains else "",
+                    "runs": len(s.accuracies),
+                }
+            )
+    write_atomic(out / "map.csv", lambda handle: handle.write(buffer.getvalue().encode()))
+    level = f", primary level {base.primary_level}" if base.primary_level else ""
+    text = "\n".join(
+        [
+            f"# Where auxiliary labels help: {base.dataset}{level}",
+            "",
+            "Per training-set size: the tuned single's primary test accuracy after the last "
+            "epoch (mean ± sample standard deviation over seeds) and each method's gain over "
+            "single and over random in points, paired by seed, with the seeds won. 'gap closed' "
+            "is MAXL's gain over single as a share of human labels' gain (where human gains). "
+            "Each size's folder (size-N/summary.md) holds its tunings and per-seed numbers.",
+            "",
+            map_table(rows),
+            "",
+            "![gain over single by training-set size](map.png)",
+            "",
+        ]
+    )
+    write_atomic(out / "map.md", lambda handle: handle.write(text.encode()))
+    map_figure(rows, out / "map.png", title=f"{base.dataset}{level}")
+
+
+def optional(value: float | None) -> str:
+    return "" if value is None else f"{value:.6f}"
