@@ -5,8 +5,10 @@ comparison whose single row is the chosen setting's run on all the training imag
 from __future__ import annotations
 
 import csv
+import io
 import json
 
+import numpy as np
 import pytest
 
 from maxl.cli import main
@@ -123,3 +125,57 @@ def test_a_tuned_comparison_trains_every_method_with_the_chosen_setting(tmp_path
     tuning_rows = list(csv.DictReader((out / "tuning.csv").open()))
     assert [float(r["lr"]) for r in tuning_rows if r["chosen"] == "1"] == [chosen]
     assert "## Single-task tuning" in (out / "summary.md").read_text()
+
+
+def tuned_comparison(path, out):
+    args = ["compare", "--dataset", f"npz:{path}", "--methods", "single,maxl", "--seeds", "0,1"]
+    args += ["--epochs", "2", "--batch-size", "50", "--analysis-size", "0", "--no-progress"]
+    args += ["--tune-single", "lr=0.02,0.2", "--tune-maxl", "gen_lr=0.001,0.5"]
+    args += ["--threads", "1", "--out", str(out)]
+    assert main(args) == 0
+    return [(out / name).read_text() for name in ("tuning.csv", "tuning-maxl.csv")]
+
+
+def test_maxl_is_tuned_on_validation_at_singles_choice_and_never_reads_the_test_set(tmp_path):
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    images = (x.reshape(-1, 8, 8) * 16).clip(0, 255).astype(np.uint8)
+    arrays = dict(x_train=images[:300], y_train=y[:300] // 5, fine_train=y[:300],
+                  x_test=images[1500:], y_test=y[1500:] // 5, fine_test=y[1500:])  # fmt: skip
+    np.savez(tmp_path / "clean.npz", **arrays)
+    rng = np.random.default_rng(1)
+    order = rng.permutation(len(arrays["y_test"]))  # test labels no longer fit their images
+    arrays["y_test"], arrays["fine_test"] = arrays["y_test"][order], arrays["fine_test"][order]
+    arrays["x_test"] = rng.integers(0, 256, arrays["x_test"].shape, dtype=np.uint8)
+    np.savez(tmp_path / "corrupt.npz", **arrays)
+    clean = tuned_comparison(tmp_path / "clean.npz", tmp_path / "a")
+    corrupt = tuned_comparison(tmp_path / "corrupt.npz", tmp_path / "b")
+    assert clean == corrupt  # every validation score and every choice unchanged
+    tested = [json.loads((tmp_path / run / "maxl-seed0" / "results.json").read_text())
+              for run in ("a", "b")]  # fmt: skip
+    assert tested[0]["test_accuracy"] != tested[1]["test_accuracy"]  # the corruption is seen
+    single = list(csv.DictReader(io.StringIO(clean[0])))
+    maxl_rows = list(csv.DictReader(io.StringIO(clean[1])))
+    chosen_lr = next(float(r["lr"]) for r in single if r["chosen"] == "1")
+    chosen_gen_lr = next(float(r["gen_lr"]) for r in maxl_rows if r["chosen"] == "1")
+    scores = {}
+    for gen_lr in ("0.001", "0.5"):  # the tuning runs: maxl at single's choice, on validation
+        runs = [json.loads((tmp_path / "a" / "tune-maxl" / f"gen_lr-{gen_lr}" / f"maxl-seed{s}"
+                            / "results.json").read_text()) for s in (0, 1)]  # fmt: skip
+        assert all(r["config"]["lr"] == chosen_lr and r["num_val"] == 30 for r in runs)
+        scores[float(gen_lr)] = sum(r["val_accuracy"] for r in runs) / 2
+    assert chosen_gen_lr == max(scores, key=scores.get)
+    final = json.loads((tmp_path / "a" / "maxl-seed1" / "results.json").read_text())
+    assert final["config"]["gen_lr"] == chosen_gen_lr and final["config"]["lr"] == chosen_lr
+    assert "## Tuning of maxl" in (tmp_path / "a" / "summary.md").read_text()
+
+
+def test_a_method_gets_no_more_tuning_runs_than_single(tmp_path, capsys):
+    args = ["compare", "--dataset", "digits", "--methods", "single,maxl", "--seeds", "0"]
+    args += ["--tune-single", "lr=0.1,0.2", "--tune-maxl", "gen_lr=0.001,0.01,0.1"]
+    assert main([*args, "--out", str(tmp_path / "x")]) == 2
+    assert "more than single's 2" in capsys.readouterr().err
+    args = ["compare", "--dataset", "digits", "--methods", "single,maxl", "--seeds", "0"]
+    assert main([*args, "--tune-maxl", "gen_lr=0.001", "--out", str(tmp_path / "y")]) == 2
+    assert "needs tune_single" in capsys.readouterr().err

@@ -54,9 +54,18 @@ def reference_focal(logits: torch.Tensor, target: torch.Tensor, gamma: float = 2
     return -(target * (1 - p) ** gamma * torch.log(p)).sum(dim=1).mean()
 
 
-def reference_meta_objective(net, generator, x, y, x_meta, y_meta, lr, lam, psi, stepped=None):
+def reference_confidence(labels: torch.Tensor) -> torch.Tensor:
+    """Mean over rows of -Σ_k y_k log y_k, skipping the exact zeros outside each block."""
+    rows = [-sum(v * torch.log(v) for v in row if v > 0) for row in labels]
+    return sum(rows) / len(rows)
+
+
+def reference_meta_objective(
+    net, generator, x, y, x_meta, y_meta, lr, lam, psi, stepped=None, confidence=0.0
+):
     """L_meta(φ) by the book: copy the nets, take a real SGD step on θ, score the primary task.
-    `stepped(name)` says which of net's parameters the step moves (default: all)."""
+    `stepped(name)` says which of net's parameters the step moves (default: all); `confidence`
+    weighs the mean per-image label entropy."""
     net = copy.deepcopy(net).train()
     generator = copy.deepcopy(generator).train()
     labels = generator(x, y)
@@ -72,7 +81,8 @@ def reference_meta_objective(net, generator, x, y, x_meta, y_meta, lr, lam, psi,
     onehot_meta = nn.functional.one_hot(y_meta, len(psi)).double()
     mean = labels.mean(dim=0)
     negentropy = sum(m * torch.log(m) for m in mean if m > 0)
-    return reference_focal(primary_after, onehot_meta) + lam * negentropy
+    meta = reference_focal(primary_after, onehot_meta) + lam * negentropy
+    return meta + confidence * reference_confidence(labels) if confidence else meta
 
 
 def central_differences(generator, objective, h: float = 1e-6) -> list[torch.Tensor]:
