@@ -63,7 +63,19 @@ def test_shipped_configs_load_into_a_train_config(path):
     settings = load_experiment(path)
     methods, seeds = settings.pop("methods"), settings.pop("seeds")
     tuning = settings.pop("tune_single", None)
+    maxl_tuning = settings.pop("tune_maxl", None)
+    plan = settings.pop("map", None)
+    settings.pop("jobs", None), settings.pop("threads", None)
     config = TrainConfig(**settings)
+    if path.stem.startswith(("map-", "protocol")):  # every method tuned alike, single's rule too
+        assert {"lr", "weight_decay"} <= set(tuning.grid) and "gen_lr" in maxl_tuning.grid
+        assert len(maxl_tuning.points()) <= len(tuning.points())
+    if path.stem.startswith("map-"):
+        assert len(plan.sizes) >= 5 and len(plan.epochs) == len(plan.sizes)
+    if path.stem == "protocol":  # runs on any dataset: none of the task's keys
+        assert not {"dataset", "primary_level", "aux_level", "psi"} & set(
+            yaml.safe_load(path.read_text())
+        )
     if path.stem.startswith("fashion-mnist"):  # the fair protocol: single tuned first
         assert tuning is not None and {"lr", "momentum"} <= set(tuning.grid)
     assert set(methods) <= {"single", "random", "kmeans", "human", "maxl"} and len(seeds) >= 3
@@ -87,7 +99,7 @@ def test_there_is_a_config_per_paper_experiment():
     assert cifar100 | {"cifar10", "svhn", "mnist", "cinic10", "fashion-mnist"} <= names
 
 
-@pytest.mark.parametrize("name", ["fashion-mnist", "fashion-mnist-maxl-best"])
+@pytest.mark.parametrize("name", ["fashion-mnist", "fashion-mnist-maxl-best", "protocol"])
 def test_the_fair_configs_run_on_other_data_without_their_dataset_keys(tmp_path, name):
     """As an outside check does: the file without dataset, primary_level, aux_level, psi and
     train_size, on an .npz nobody tuned on; summary.csv's single row is the tuned single."""
