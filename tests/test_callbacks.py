@@ -9,12 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 import torch
 from sklearn.datasets import load_digits
 
 import maxl
-from maxl.build import train
+from maxl.analysis.probe import analysis_rows
+from maxl.build import build_run, train
 from maxl.config import TrainConfig
+from maxl.data.batches import to_float
 
 
 class Recorder(maxl.Callback):
@@ -95,3 +98,70 @@ def test_callback_state_is_restored_on_resume(tmp_path) -> None:
         json.loads(line) for line in (tmp_path / "run/metrics.jsonl").read_text().splitlines()
     ]
     assert [r["epochs_seen"] for r in records] == [1, 2, 3]
+
+
+LABELS = TrainConfig(dataset="digits", method="maxl", psi=(3,), gen_lr=0.5, train_size=150,
+                     batch_size=50, epochs=2, analysis_size=64, device="cpu",
+                     progress=False)  # fmt: skip
+
+
+def generator_classes(config: TrainConfig, generator_state: dict | None) -> torch.Tensor:
+    """Recomputed here: the analysis rows' most likely classes under the untrained generator
+    of `config` (a fresh build with its seed), or under `generator_state` when given."""
+    run = build_run(config)
+    generator = run.method.generator
+    if generator_state is not None:
+        generator.load_state_dict(generator_state)
+    generator.eval()
+    rows = analysis_rows(len(run.x_train), config.analysis_size, config.seed)
+    with torch.no_grad():
+        labels = [
+            generator(to_float(run.x_train[part], run.mean, run.std), run.y_train[part])
+            for part in rows.split(config.batch_size)
+        ]
+    return torch.cat(labels).argmax(1)
+
+
+def share_changed(before: torch.Tensor, after: torch.Tensor) -> float:
+    changed = sum(a != b for a, b in zip(before.tolist(), after.tolist(), strict=True))
+    return changed / len(before)
+
+
+def metrics(out: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_label_change_counts_the_analysis_rows_whose_generated_class_moved(tmp_path) -> None:
+    train(dataclasses.replace(LABELS, out=tmp_path / "straight"))
+    train(dataclasses.replace(LABELS, epochs=1, out=tmp_path / "stopped"))
+    after_one = torch.load(tmp_path / "stopped" / "checkpoint.pt", weights_only=True)
+    after_two = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)
+    start = generator_classes(LABELS, None)
+    one = generator_classes(LABELS, after_one["method"]["generator"])
+    two = generator_classes(LABELS, after_two["method"]["generator"])
+
+    first, second = metrics(tmp_path / "straight")
+    assert first["label_change"] == first["label_change_from_start"]
+    for record in (first, second):
+        assert 0.0 <= record["label_change"] <= 1.0
+        assert 0.0 <= record["label_change_from_start"] <= 1.0
+    assert first["label_change_from_start"] == pytest.approx(share_changed(start, one), abs=1e-12)
+    assert second["label_change"] == pytest.approx(share_changed(one, two), abs=1e-12)
+    assert second["label_change_from_start"] == pytest.approx(share_changed(start, two), abs=1e-12)
+    assert second["label_change_from_start"] > 0  # gen_lr 0.5 moves labels: the check has teeth
+
+    # resumed after epoch 1, the analysis keeps the untrained generator's classes
+    train(dataclasses.replace(LABELS, out=tmp_path / "stopped", resume=True))
+    resumed = metrics(tmp_path / "stopped")[1]
+    for key in ("label_change", "label_change_from_start"):
+        assert resumed[key] == second[key]
+
+
+@pytest.mark.parametrize("method", ["single", "random"])
+def test_methods_without_learned_labels_record_no_label_change(tmp_path, method) -> None:
+    config = dataclasses.replace(LABELS, method=method, epochs=1, out=tmp_path / "run")
+    train(config)
+    (record,) = metrics(tmp_path / "run")
+    assert "analysis_time_s" in record  # the analysis ran
+    assert ("aux_entropy" in record) == (method == "random")
+    assert not [key for key in record if key.startswith("label_change")]

@@ -13,10 +13,10 @@ SOURCE = Path(__file__).resolve().parents[1] / "src"
 
 LAYERS: list[tuple[str, ...]] = [  # top to bottom; a module imports its own layer or lower
     ("maxl", "maxl.__main__", "maxl.cli"),
-    ("maxl.compare", "maxl.sweep", "maxl.bench", "maxl.report", "maxl.plots"),
+    ("maxl.compare", "maxl.gain_map", "maxl.sweep", "maxl.bench", "maxl.report", "maxl.plots"),
     ("maxl.config_file",),
-    ("maxl.tuning",),
-    ("maxl.api",),
+    ("maxl.tuning", "maxl.jobs"),
+    ("maxl.api", "maxl.trained"),
     ("maxl.build",),
     ("maxl.engine",),
     ("maxl.callbacks", "maxl.checkpoint", "maxl.analysis", "maxl.step", "maxl.tensorboard_log"),

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 
+import maxl
 import maxl.step
 from maxl.cli import main
 
@@ -278,3 +279,54 @@ def test_debug_shows_the_traceback(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2
     assert "Traceback" in err and err.strip().splitlines()[-1].startswith("maxl: error: ψ")
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--lr", "-1", "--lr -1.0 must be a number above 0"),
+        ("--lr", "nan", "--lr nan must be a number above 0"),
+        ("--gen-lr", "0", "--gen-lr 0.0 must be a number above 0"),
+        ("--momentum", "1.5", "--momentum 1.5 must be in [0, 1)"),
+        ("--momentum", "1", "--momentum 1.0 must be in [0, 1)"),
+        ("--weight-decay", "-1", "--weight-decay -1.0 must be a number of 0 or more"),
+        ("--weight-decay", "inf", "--weight-decay inf must be a number of 0 or more"),
+        ("--confidence-weight", "-0.1", "--confidence-weight -0.1 must be a number of 0 or more"),
+        ("--lr-gamma", "0", "--lr-gamma 0.0 must be in (0, 1]"),
+        ("--lr-gamma", "1.5", "--lr-gamma 1.5 must be in (0, 1]"),
+    ],
+)
+def test_a_setting_out_of_its_range_gets_one_line_before_anything_is_written(
+    tmp_path, capsys, option, value, message
+):
+    out = tmp_path / "run"
+    code = main(["train", *FAST, "--method", "maxl", option, value, "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert err.startswith("maxl: error:")
+    assert message in err
+    assert not out.exists()
+
+
+def test_the_ends_of_each_range_are_accepted(tmp_path, capsys):
+    edges = ["--momentum", "0", "--weight-decay", "0", "--confidence-weight", "0"]
+    edges += ["--lr-gamma", "1", "--gen-lr", "1e-9", "--epochs", "1", "--train-size", "50"]
+    edges += ["--analysis-size", "0"]
+    out = tmp_path / "run"
+    assert main(["train", *FAST, "--method", "maxl", *edges, "--out", str(out)]) == 0
+    assert capsys.readouterr().err == ""
+    assert json.loads((out / "results.json").read_text())["config"]["lr_gamma"] == 1.0
+
+
+def test_fit_refuses_a_negative_learning_rate(tmp_path):
+    from sklearn.datasets import load_digits
+
+    x, digit = load_digits(return_X_y=True)
+    x, y = torch.tensor(x[:120], dtype=torch.float32), torch.tensor(digit[:120]) % 2
+    with pytest.raises(maxl.MaxlError, match=r"--lr -1\.0 must be a number above 0") as refused:
+        maxl.fit(
+            torch.nn.Flatten, (x[:100], y[:100]), (x[100:], y[100:]), lr=-1, out=tmp_path / "run"
+        )
+    assert "\n" not in str(refused.value)
+    assert not (tmp_path / "run").exists()

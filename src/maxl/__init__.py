@@ -10,6 +10,7 @@ from maxl.labeler import MetaLabeler
 from maxl.losses import entropy_regulariser, focal_loss
 from maxl.methods.base import AuxiliaryLabels
 from maxl.models import LabelGenerator, MultiTaskNet
+from maxl.trained import TrainedModel, load
 
 __all__ = [
     "AuxiliaryLabels",
@@ -21,10 +22,12 @@ __all__ = [
     "MaxlError",
     "MetaLabeler",
     "MultiTaskNet",
+    "TrainedModel",
     "entropy_regulariser",
     "fit",
     "focal_loss",
     "generator_hypergradient",
     "hierarchy_from_labels",
+    "load",
     "mask_softmax",
 ]

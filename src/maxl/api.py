@@ -22,6 +22,7 @@ from maxl.config import TrainConfig, convert_value
 from maxl.data.dataset import ImageDataset
 from maxl.data.npz import dataset_from_arrays
 from maxl.errors import MaxlError
+from maxl.trained import TrainedModel, load
 
 Data = Sequence[Any] | torch.utils.data.Dataset
 NOT_OPTIONS = ("dataset", "method", "psi", "out", "backbone", "data_dir", "resume")
@@ -29,11 +30,13 @@ NOT_OPTIONS = ("dataset", "method", "psi", "out", "backbone", "data_dir", "resum
 
 @dataclass(frozen=True)
 class FitResult:
-    """What a fit returns: the primary test accuracy (0..1), the run folder and results.json."""
+    """What a fit returns: the primary test accuracy (0..1), the run folder, results.json and
+    the trained model (`model.predict(x)` on inputs given as to fit)."""
 
     test_accuracy: float
     out: Path
     results: dict[str, Any]
+    model: TrainedModel
 
 
 def fit(
@@ -64,7 +67,8 @@ def fit(
     config = dataclasses.replace(config, out=config.out or default_out_dir(config))
     results = train_run(config, log, dataset=dataset, backbone=factory, callbacks=callbacks)
     assert config.out is not None
-    return FitResult(float(results["test_accuracy"]), Path(config.out), results)
+    model = load(config.out, backbone=lambda: factory()[0])
+    return FitResult(float(results["test_accuracy"]), Path(config.out), results, model)
 
 
 def fit_config(

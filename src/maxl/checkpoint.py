@@ -38,6 +38,29 @@ MAY_DIFFER = (
 )
 
 
+USER_BACKBONE = "user:"  # prefix of a user's own backbone's class name in the input spec
+
+
+def input_spec(
+    x_train: torch.Tensor,
+    mean: torch.Tensor,
+    std: torch.Tensor,
+    num_primary: int,
+    num_aux: int,
+    backbone: str,
+) -> dict[str, Any]:
+    """What rebuilding the network and converting raw inputs takes, for the checkpoint."""
+    return {
+        "features": bool(x_train.dim() == 2),
+        "shape": list(x_train.shape[1:]),
+        "mean": mean.detach().cpu().float(),
+        "std": std.detach().cpu().float(),
+        "num_primary": int(num_primary),
+        "num_aux": int(num_aux),
+        "backbone": backbone,
+    }
+
+
 def checkpoint_path(out: Path) -> Path:
     return out / CHECKPOINT_NAME
 

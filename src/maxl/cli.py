@@ -130,6 +130,19 @@ def build_parser() -> argparse.ArgumentParser:
         "configs/fashion-mnist.yaml --vary psi 2 5 10",
     )
     add_compare_options(sweep)
+    predict = commands.add_parser(
+        "predict",
+        help="predict the primary classes of a dataset's test split with a trained run",
+        description="Load the trained network of RUN_DIR with its input conversion, predict "
+        "the primary class of every test image (or feature vector) of --dataset, write one "
+        "prediction per row to --out (CSV) and print the accuracy where labels are present.",
+    )
+    predict.add_argument("run_dir", type=Path, help="a run folder (maxl train, compare or fit)")
+    predict.add_argument("--dataset", required=True, help="npz:PATH, folder:PATH or a dataset name")
+    predict.add_argument("--data-dir", type=Path, default=None, help="folder of its files")
+    predict.add_argument(
+        "--out", type=Path, default=None, help="CSV file (default: RUN_DIR/predictions.csv)"
+    )
     gain_map = commands.add_parser(
         "map",
         help="compare the methods at several training-set sizes: where auxiliary labels help",
@@ -289,8 +302,33 @@ def run_compare_command(args: argparse.Namespace) -> None:
     print(f"\nsummary: {out / 'summary.md'}, {out / 'summary.csv'}; plot: {out / 'comparison.png'}")
 
 
+def run_predict_command(args: argparse.Namespace) -> None:
+    from maxl.build.datasets import load_dataset
+    from maxl.records import write_atomic
+    from maxl.trained import load
+
+    model = load(args.run_dir)
+    results_file = args.run_dir / "results.json"
+    config = json.loads(results_file.read_text())["config"] if results_file.is_file() else {}
+    dataset = load_dataset(args.dataset, args.data_dir, image_size=config.get("image_size"))
+    predictions = model.predict(dataset.x_test)
+    level = config.get("primary_level") or dataset.default_level
+    labels = dataset.labels_test.get(level)
+    lines = ["row,prediction" + (",label" if labels is not None else "")]
+    for row, predicted in enumerate(predictions.tolist()):
+        label = f",{int(labels[row])}" if labels is not None else ""
+        lines.append(f"{row},{predicted}{label}")
+    out = args.out or args.run_dir / "predictions.csv"
+    write_atomic(out, lambda handle: handle.write(("\n".join(lines) + "\n").encode()))
+    print(f"{len(predictions)} predictions in {out}")
+    if labels is not None:
+        accuracy = (predictions == labels).double().mean().item()
+        print(f"accuracy {100 * accuracy:.2f}% on the {len(labels)} test rows (level {level})")
+
+
 def run_map_command(args: argparse.Namespace) -> None:
-    from maxl.gain_map import MapPlan, map_table, parse_map, run_map
+    from maxl.config_file import MapPlan, parse_map
+    from maxl.gain_map import map_table, run_map
 
     settings = compare_settings(args)
     methods = settings.pop("methods", list(METHOD_NAMES))
@@ -431,6 +469,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             train(config, log=print)
         elif args.command == "compare":
             run_compare_command(args)
+        elif args.command == "predict":
+            run_predict_command(args)
         elif args.command == "map":
             run_map_command(args)
         elif args.command == "sweep":

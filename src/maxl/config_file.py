@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import typing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +58,6 @@ def load_experiment(path: Path) -> dict[str, Any]:
                 )
             settings[name] = parse_tuning(value, f"{path}: {name}")
         elif name == "map":
-            from maxl.gain_map import parse_map
-
             settings[name] = parse_map(value, str(path))
         elif name in ("jobs", "threads"):
             settings[name] = convert_value(value, int, path, name)
@@ -78,3 +77,51 @@ def _list_of(value: Any, kind: type, path: Path, key: str) -> list[Any]:
         return [kind(str(item).strip()) for item in items]
     except ValueError:
         raise MaxlError(f"{path}: '{key}' must be a list of {kind.__name__}s") from None
+
+
+@dataclass(frozen=True)
+class MapPlan:
+    """The training-set sizes of the map and the epochs each trains for."""
+
+    sizes: tuple[int, ...]
+    epochs: tuple[int, ...]
+
+
+def parse_map(value: Any, where: str) -> MapPlan:
+    """{'train_size': [250, 500], 'epochs': [120, 80]} (epochs: one per size, or one for all)."""
+    if not isinstance(value, dict) or "train_size" not in value:
+        raise MaxlError(
+            f"{where}: 'map' must give train_size (a list of sizes) and epochs, e.g. "
+            "map: {train_size: [250, 500, 1000], epochs: [120, 80, 60]}"
+        )
+    unknown = set(value) - {"train_size", "epochs"}
+    if unknown:
+        raise MaxlError(
+            f"{where}: map has unknown key(s) {sorted(unknown)}; use train_size, epochs"
+        )
+    sizes = whole_numbers(value["train_size"], f"{where}: map train_size")
+    epochs = whole_numbers(value.get("epochs", []), f"{where}: map epochs")
+    if len(epochs) == 1:
+        epochs = epochs * len(sizes)
+    if epochs and len(epochs) != len(sizes):
+        raise MaxlError(
+            f"{where}: map has {len(sizes)} train_size value(s) but {len(epochs)} epochs; give "
+            "one epochs value per size, or one for all"
+        )
+    return MapPlan(tuple(sizes), tuple(epochs))
+
+
+def whole_numbers(value: Any, where: str) -> list[int]:
+    items = value if isinstance(value, list) else [value]
+    try:
+        numbers = [int(item) for item in items]
+        exact = all(
+            not isinstance(i, bool) and float(i) == n for i, n in zip(items, numbers, strict=True)
+        )
+    except (TypeError, ValueError):
+        exact = False
+    if not exact:
+        raise MaxlError(f"{where}: {value!r} is not a list of whole numbers") from None
+    if any(n < 1 for n in numbers) or (not numbers and where.endswith("train_size")):
+        raise MaxlError(f"{where}: {value!r} must be whole numbers of at least 1")
+    return numbers

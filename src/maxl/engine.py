@@ -24,7 +24,14 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from maxl.callbacks import Callback
-from maxl.checkpoint import checkpoint_path, fingerprint, restore_run, run_state, save_checkpoint
+from maxl.checkpoint import (
+    checkpoint_path,
+    fingerprint,
+    input_spec,
+    restore_run,
+    run_state,
+    save_checkpoint,
+)
 from maxl.config import TrainConfig
 from maxl.data.batches import batch_indices, to_float
 from maxl.distributed import Ranks
@@ -67,6 +74,7 @@ class Run:
     train_rows: torch.Tensor | None = None  # rows of the multi-task steps (None: all)
     holdout_rows: torch.Tensor | None = None  # --meta-data holdout:F: rows of L_meta only
     meta_kind: str = "same"  # where L_meta's batches come from: same, next or holdout
+    backbone_name: str = ""  # the trunk's name, or "user:CLASS" for the user's own
 
 
 @dataclass
@@ -401,6 +409,14 @@ class TrainingLoop:
                 {
                     **run_state(self.run),
                     "config": fingerprint(self.run.config),
+                    "inputs": input_spec(
+                        self.run.x_train,
+                        self.run.mean,
+                        self.run.std,
+                        self.run.task.num_primary,
+                        self.run.hierarchy.num_aux,
+                        self.run.backbone_name,
+                    ),
                     "epoch": self.epoch,
                     "progress": None if self.progress is None else self.progress.to_state(),
                     "metrics": self.records,

@@ -16,11 +16,10 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from maxl.compare import run_compare
 from maxl.config import TrainConfig
-from maxl.errors import MaxlError
+from maxl.config_file import MapPlan
 from maxl.jobs import Log, TrainFn
 from maxl.records import write_atomic
 from maxl.summaries import MethodSummary, sample_std, seeds_won
@@ -44,14 +43,6 @@ MAP_COLUMNS = (
 
 
 @dataclass(frozen=True)
-class MapPlan:
-    """The training-set sizes of the map and the epochs each trains for."""
-
-    sizes: tuple[int, ...]
-    epochs: tuple[int, ...]
-
-
-@dataclass(frozen=True)
 class MapRow:
     """One size: its epochs, MAXL's generator steps and every method's summary."""
 
@@ -64,48 +55,19 @@ class MapRow:
         return next((s for s in self.summaries if s.method == method), None)
 
 
-def parse_map(value: Any, where: str) -> MapPlan:
-    """{'train_size': [250, 500], 'epochs': [120, 80]} (epochs: one per size, or one for all)."""
-    if not isinstance(value, dict) or "train_size" not in value:
-        raise MaxlError(
-            f"{where}: 'map' must give train_size (a list of sizes) and epochs, e.g. "
-            "map: {train_size: [250, 500, 1000], epochs: [120, 80, 60]}"
-        )
-    unknown = set(value) - {"train_size", "epochs"}
-    if unknown:
-        raise MaxlError(
-            f"{where}: map has unknown key(s) {sorted(unknown)}; use train_size, epochs"
-        )
-    sizes = whole_numbers(value["train_size"], f"{where}: map train_size")
-    epochs = whole_numbers(value.get("epochs", []), f"{where}: map epochs")
-    if len(epochs) == 1:
-        epochs = epochs * len(sizes)
-    if epochs and len(epochs) != len(sizes):
-        raise MaxlError(
-            f"{where}: map has {len(sizes)} train_size value(s) but {len(epochs)} epochs; give "
-            "one epochs value per size, or one for all"
-        )
-    return MapPlan(tuple(sizes), tuple(epochs))
-
-
-def whole_numbers(value: Any, where: str) -> list[int]:
-    items = value if isinstance(value, list) else [value]
-    try:
-        numbers = [int(item) for item in items]
-    except (TypeError, ValueError):
-        raise MaxlError(f"{where}: {value!r} is not a list of whole numbers") from None
-    if any(n < 1 for n in numbers) or (not numbers and where.endswith("train_size")):
-        raise MaxlError(f"{where}: {value!r} must be whole numbers of at least 1")
-    return numbers
-
-
 def generator_steps(config: TrainConfig, size: int) -> int:
-    """MAXL's generator steps over a run on `size` images: one per batch (per meta_every-th
-    batch) per epoch; with a hold-out meta split, batches of the images left for training."""
+    """MAXL's generator steps over a run on `size` training images (no validation split):
+    the paper's schedule steps on every meta_every-th batch of each epoch's generator pass,
+    the fused one on every meta_every-th batch of the whole run. With a hold-out meta split,
+    the batches are those of the images left for training; a last batch of one image is
+    dropped, as the engine drops it."""
     kept = size
     if config.meta_data.startswith("holdout:"):
         kept = size - round(size * float(config.meta_data.partition(":")[2]))
-    return config.epochs * math.ceil(math.ceil(kept / config.batch_size) / config.meta_every)
+    batches = math.ceil(kept / config.batch_size) - (kept % config.batch_size == 1 and kept > 1)
+    if config.schedule == "batches":
+        return math.ceil(config.epochs * batches / config.meta_every)
+    return config.epochs * math.ceil(batches / config.meta_every)
 
 
 def run_map(

@@ -14,6 +14,7 @@ from maxl.analysis.metrics import (
     class_usage,
     entropy,
     gradient_cosine,
+    label_change,
     marginal_entropy,
     mean_label_entropy,
     nmi_within_groups,
@@ -89,3 +90,20 @@ def test_nmi_within_groups_weights_groups_where_human_labels_vary():
     # group 0 agrees exactly (NMI 1), group 1 is independent (NMI 0): (4 * 1 + 4 * 0) / 8
     assert nmi_within_groups(generated, human, groups) == pytest.approx(0.5)
     assert nmi_within_groups(generated, torch.zeros(10), groups) is None
+
+
+def test_label_change_is_the_share_of_items_whose_class_differs():
+    before = torch.tensor([0, 1, 2, 3, 4, 5, 6, 7])
+    after = torch.tensor([0, 1, 3, 3, 4, 0, 6, 6])  # items 2, 5 and 7 moved: 3 of 8
+    assert label_change(before, after) == 3 / 8
+    assert label_change(after, before) == 3 / 8
+    assert label_change(before, before.clone()) == 0.0
+    assert label_change(before, (before + 1) % 8) == 1.0
+    assert (
+        label_change(torch.tensor([], dtype=torch.long), torch.tensor([], dtype=torch.long)) == 0.0
+    )
+
+
+def test_label_change_refuses_labellings_of_different_lengths():
+    with pytest.raises(ValueError, match="3 labels before, 2 after"):
+        label_change(torch.tensor([0, 1, 2]), torch.tensor([0, 1]))

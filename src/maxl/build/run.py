@@ -19,7 +19,7 @@ from maxl.build.datasets import load_dataset
 from maxl.build.methods import BackboneFactory, build_method
 from maxl.build.optimisers import learning_rate_schedule, network_optimizer
 from maxl.callbacks import Analysis, Callback, LabelTable, TensorBoard
-from maxl.checkpoint import checkpoint_path, load_checkpoint
+from maxl.checkpoint import USER_BACKBONE, checkpoint_path, load_checkpoint
 from maxl.config import (
     GEN_OPTIMIZERS,
     LR_SCHEDULES,
@@ -197,13 +197,17 @@ def assemble_run(
     )
     hierarchy = choose_psi(task, config.method, config.psi)
     backbone_factory = backbone or named_backbone(backbone_name(config, dataset), dataset)
+    trunk_name = backbone_name(config, dataset)
     generator_backbone = backbone_factory
     if config.gen_backbone is not None:
         generator_backbone = named_backbone(generator_backbone_name(config, dataset), dataset)
 
     torch.manual_seed(config.seed)
-    backbone, feature_dim = backbone_factory()
-    net = MultiTaskNet(backbone, feature_dim, task.num_primary, hierarchy.num_aux).to(device)
+    backbone_module, feature_dim = backbone_factory()
+    if backbone is not None:
+        trunk_name = USER_BACKBONE + type(backbone_module).__name__
+    net = MultiTaskNet(backbone_module, feature_dim, task.num_primary, hierarchy.num_aux)
+    net = net.to(device)
     method = build_method(config, task, hierarchy, backbone_factory, device, generator_backbone)
     if method.meta_learned:
         split_at_depth(net, config.meta_depth)  # a depth beyond the blocks fails before training
@@ -249,6 +253,7 @@ def assemble_run(
         train_rows=train_rows,
         holdout_rows=holdout_rows,
         meta_kind=kind,
+        backbone_name=trunk_name,
     )
 
 

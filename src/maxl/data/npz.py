@@ -111,7 +111,7 @@ def _images(arrays: dict[str, np.ndarray], file: str | Path) -> tuple[torch.Tens
         )
     if 2 in ranks.values():
         return _features(arrays, file)
-    xs = [_to_nchw(arrays[k], k, file) for k in ("x_train", "x_test")]
+    xs = [to_nchw(arrays[k], k, file) for k in ("x_train", "x_test")]
     floats = [x for x in xs if np.issubdtype(x.dtype, np.floating)]
     for key, x in zip(("x_train", "x_test"), xs, strict=True):
         if x.dtype != np.uint8 and not np.issubdtype(x.dtype, np.floating):
@@ -155,7 +155,7 @@ def _features(arrays: dict[str, np.ndarray], file: str | Path) -> tuple[torch.Te
     return out[0], out[1]
 
 
-def _to_nchw(x: np.ndarray, key: str, file: str | Path) -> np.ndarray:
+def to_nchw(x: np.ndarray, key: str, file: str | Path) -> np.ndarray:
     """(N,H,W) -> (N,1,H,W); 4-D: NCHW if dim 1 is 1 or 3, else NHWC if the last dim is 1/3/4."""
     layout = None
     if x.ndim == 3:

@@ -1,0 +1,191 @@
+"""`maxl map`: the map: section (or --sizes / --size-epochs) is parsed or refused in one line,
+MAXL's generator steps follow their closed form (and the count of a real run), the share of
+the human gain MAXL reaches is computed by hand, and a tiny map writes one map.csv row per
+size and method whose accuracies are those of the runs' own results.json."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import statistics
+
+import pytest
+
+from maxl.build import train
+from maxl.cli import main
+from maxl.config import TrainConfig
+from maxl.config_file import MapPlan, parse_map
+from maxl.errors import MaxlError
+from maxl.gain_map import MapRow, gap_closed, generator_steps
+from maxl.methods.maxl import MetaLabels
+from maxl.summaries import MethodSummary
+
+# --- parse_map --------------------------------------------------------------------------------
+
+
+def test_parse_map_reads_one_epochs_value_per_size():
+    plan = parse_map({"train_size": [250, 500, 1000], "epochs": [120, 80, 60]}, "file.yaml")
+    assert plan == MapPlan(sizes=(250, 500, 1000), epochs=(120, 80, 60))
+
+
+@pytest.mark.parametrize("epochs", [[40], 40, "40"])
+def test_one_epochs_value_serves_every_size(epochs):
+    assert parse_map({"train_size": [100, 200, 300], "epochs": epochs}, "map").epochs == (40,) * 3
+
+
+def test_without_epochs_every_size_keeps_the_run_s_own():
+    assert parse_map({"train_size": [100, "200"]}, "map") == MapPlan((100, 200), ())
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ({"train_size": [100, 200, 300], "epochs": [5, 6]}, "3 train_size value(s) but 2 epochs"),
+        ({"train_size": [100, "many"]}, "map train_size: [100, 'many'] is not a list of whole"),
+        ({"train_size": [100], "epochs": ["x"]}, "map epochs: ['x'] is not a list of whole"),
+        ({"train_size": [100, None]}, "is not a list of whole numbers"),
+        ({"train_size": [100, 0]}, "must be whole numbers of at least 1"),
+        ({"train_size": [100], "epochs": [-2]}, "must be whole numbers of at least 1"),
+        ({"train_size": []}, "must be whole numbers of at least 1"),
+        ({"epochs": [5]}, "'map' must give train_size"),
+        ([100, 200], "'map' must give train_size"),
+        ({"train_size": [100], "epoch": [5]}, "unknown key(s) ['epoch']"),
+        ({"train_size": [250.9]}, "is not a list of whole numbers"),
+        ({"train_size": [100, True]}, "is not a list of whole numbers"),
+    ],
+)
+def test_a_bad_map_is_one_clear_error(value, message):
+    with pytest.raises(MaxlError) as refused:
+        parse_map(value, "where.yaml")
+    text = str(refused.value)
+    assert text.startswith("where.yaml: ") and message in text and "\n" not in text
+
+
+# --- generator_steps --------------------------------------------------------------------------
+
+STEPS = TrainConfig(dataset="digits", method="maxl", epochs=3, batch_size=50)
+
+
+@pytest.mark.parametrize(
+    ("changes", "size", "expected"),
+    [
+        ({}, 250, 3 * 5),  # 5 batches per epoch
+        ({}, 130, 3 * 3),  # 50 + 50 + 30
+        ({"meta_every": 2}, 250, 3 * 3),  # batches 1, 3, 5
+        ({"meta_every": 2}, 200, 3 * 2),  # batches 1, 3
+        ({"meta_data": "holdout:0.2"}, 250, 3 * 4),  # 50 held out: 200 train in 4 batches
+        ({"meta_data": "holdout:0.2", "meta_every": 2}, 250, 3 * 2),
+        ({"meta_data": "holdout:0.2", "meta_every": 2}, 260, 3 * 3),  # 52 held: 208 in 5
+        ({"meta_data": "next", "epochs": 7}, 100, 7 * 2),
+        ({}, 101, 3 * 2),  # the last batch of one image is dropped
+        # the fused schedule counts every meta_every-th batch of the whole run: 104 images in
+        # 5 batches of 25, 10 batches in 2 epochs, steps on batches 1, 3, 5, 7, 9
+        (
+            {
+                "schedule": "batches",
+                "batch_size": 25,
+                "epochs": 2,
+                "meta_every": 2,
+                "meta_data": "holdout:0.2",
+            },
+            130,
+            5,
+        ),
+    ],
+)
+def test_generator_steps_by_hand(changes, size, expected):
+    assert generator_steps(dataclasses.replace(STEPS, **changes), size) == expected
+
+
+def test_generator_steps_are_those_a_run_takes(tmp_path, monkeypatch):
+    """--schedule epochs (the paper's): the meta steps of a real run, counted."""
+    calls = {"n": 0}
+    meta_step = MetaLabels.meta_step
+
+    def counted(self, *args, **kwargs):
+        calls["n"] += 1
+        return meta_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(MetaLabels, "meta_step", counted)
+    config = TrainConfig(dataset="digits", method="maxl", psi=(2,), train_size=130, batch_size=25,
+                         epochs=2, meta_every=2, meta_data="holdout:0.2", schedule="epochs",
+                         analysis_size=0, device="cpu", progress=False,
+                         out=tmp_path / "run")  # fmt: skip
+    train(config)
+    # 26 of 130 held out, 104 left: 5 batches of 25, every 2nd: 3 per epoch
+    assert calls["n"] == 2 * 3
+    assert generator_steps(config, 130) == calls["n"]
+
+
+# --- gap_closed -------------------------------------------------------------------------------
+
+
+def summary(method: str, gains: dict[int, float]) -> MethodSummary:
+    accuracies = {seed: 0.5 + gain for seed, gain in gains.items()}
+    return MethodSummary(method, accuracies, gains)
+
+
+def row(*summaries: MethodSummary) -> MapRow:
+    return MapRow(size=100, epochs=2, generator_steps=4, summaries=list(summaries))
+
+
+def test_gap_closed_is_maxl_s_gain_as_a_share_of_human_s():
+    single = summary("single", {0: 0.0, 1: 0.0})
+    human = summary("human", {0: 0.10, 1: 0.30})  # mean gain 0.20
+    maxl = summary("maxl", {0: 0.02, 1: 0.08})  # mean gain 0.05
+    random = summary("random", {0: -0.04, 1: -0.06})  # mean gain -0.05
+    assert gap_closed(row(single, human, maxl)) == pytest.approx(0.25)
+    assert gap_closed(row(single, human, maxl, random), "random") == pytest.approx(-0.25)
+    beyond = summary("maxl", {0: 0.3, 1: 0.5})
+    assert gap_closed(row(single, human, beyond)) == pytest.approx(2.0)
+
+
+def test_gap_closed_is_none_without_a_human_gain_or_a_method():
+    single = summary("single", {0: 0.0})
+    maxl = summary("maxl", {0: 0.05})
+    assert gap_closed(row(single, maxl)) is None  # no human
+    assert gap_closed(row(single, summary("human", {0: 0.1}))) is None  # no maxl
+    assert gap_closed(row(single, summary("human", {0: 0.0}), maxl)) is None
+    assert gap_closed(row(single, summary("human", {0: 0.1, 1: -0.2}), maxl)) is None
+    assert gap_closed(row(single, MethodSummary("human", {0: 0.6}, {}), maxl)) is None
+    assert gap_closed(row(single, summary("human", {0: 0.1}), MethodSummary("maxl", {}, {}))) == 0
+
+
+# --- maxl map end to end ----------------------------------------------------------------------
+
+
+def test_a_tiny_map_writes_one_row_per_size_and_method(tmp_path, capsys):
+    out = tmp_path / "map"
+    args = ["map", "--dataset", "digits", "--primary-level", "2", "--sizes", "100,200"]
+    args += ["--size-epochs", "2", "--methods", "single,random", "--seeds", "0,1"]
+    args += ["--analysis-size", "0", "--no-progress", "--out", str(out)]
+    assert main(args) == 0
+    with (out / "map.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["train_size"], r["method"]) for r in rows] == [
+        ("100", "single"),
+        ("100", "random"),
+        ("200", "single"),
+        ("200", "random"),
+    ]
+    for r in rows:
+        size = int(r["train_size"])
+        accuracy = {}
+        for method in ("single", "random"):
+            for seed in (0, 1):
+                path = out / f"size-{size}" / f"{method}-seed{seed}" / "results.json"
+                results = json.loads(path.read_text())
+                assert results["epochs"] == 2 and results["num_train"] == size
+                accuracy[method, seed] = results["test_accuracy"]
+        method = r["method"]
+        mean = statistics.fmean(accuracy[method, seed] for seed in (0, 1))
+        assert float(r["mean_accuracy"]) == pytest.approx(mean, abs=1e-6)
+        assert int(r["runs"]) == 2 and int(r["epochs"]) == 2
+        assert int(r["generator_steps"]) == 2 * math.ceil(size / 100)  # default batch 100
+        if method == "random":
+            gain = statistics.fmean(accuracy["random", s] - accuracy["single", s] for s in (0, 1))
+            assert float(r["mean_gain_over_single"]) == pytest.approx(gain, abs=1e-6)
+    assert (out / "map.md").is_file() and (out / "map.png").stat().st_size > 0
+    assert "map: " in capsys.readouterr().out
