@@ -155,3 +155,35 @@ def test_npz_with_fine_labels_trains_human_with_the_derived_psi(tmp_path):
     args = ["train", "--dataset", f"npz:{path}", "--method", "human", "--epochs", "1"]
     assert main([*args, "--no-progress", "--out", str(out)]) == 0
     assert json.loads((out / "results.json").read_text())["psi"] == [2, 3]
+
+
+def test_an_unknown_option_points_to_the_subcommands_help(capsys):
+    assert main(["train", "--dataset", "digits", "--epochz", "3"]) == 2
+    err = capsys.readouterr().err
+    assert err == "maxl train: error: unrecognized arguments: --epochz 3 (see: maxl train --help)\n"
+
+
+def test_silent_acceptance_became_one_line_warnings(tmp_path, capsys):
+    """More --train-size than rows, --image-size on a dataset that is no folder, and test
+    classes the training split never shows: each run goes on, with one warning line."""
+    rng = np.random.default_rng(0)
+    path = tmp_path / "d.npz"
+    np.savez(
+        path,
+        x_train=rng.integers(0, 256, (30, 8, 8), dtype=np.uint8),
+        y_train=np.arange(30) % 2,
+        x_test=rng.integers(0, 256, (12, 8, 8), dtype=np.uint8),
+        y_test=np.arange(12) % 3,
+    )  # fmt: skip  (class 2 is never trained on)
+    args = ["train", "--dataset", f"npz:{path}", "--method", "single", "--epochs", "1"]
+    args += ["--train-size", "500", "--image-size", "16", "--analysis-size", "0", "--no-progress"]
+    assert main([*args, "--out", str(tmp_path / "run")]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line]
+    assert warnings == [
+        f"maxl: warning: --image-size 16 is used for folder:PATH datasets only; npz:{path} "
+        "keeps its own image size",
+        f"maxl: warning: --train-size 500 is more than the 30 training rows of npz:{path}; "
+        "training on all 30",
+        "maxl: warning: test classes [2] never occur in the training split; the network "
+        "cannot learn them (check the labels, or draw a larger --train-size)",
+    ]

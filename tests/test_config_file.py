@@ -44,7 +44,9 @@ def test_values_take_the_fields_types(tmp_path):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("epochz: 3\n", "unknown key 'epochz'"),
+        ("epochz: 3\n", "unknown key 'epochz'; did you mean 'epochs'?"),
+        ("learning_rate: 0.1\n", "unknown key 'learning_rate'; did you mean 'lr'?"),
+        ("seed: [0, 1]\n", "'seed' is one number; for several write seeds: [0, 1]"),
         ("epochs: 2.5\n", "'epochs' is 2.5, which is not a int"),
         ("augment: maybe\n", "'augment' is 'maybe', which is not a bool"),
         ("seeds: [a]\n", "'seeds' must be a list of ints"),

@@ -179,3 +179,11 @@ def test_a_method_gets_no_more_tuning_runs_than_single(tmp_path, capsys):
     args = ["compare", "--dataset", "digits", "--methods", "single,maxl", "--seeds", "0"]
     assert main([*args, "--tune-maxl", "gen_lr=0.001", "--out", str(tmp_path / "y")]) == 2
     assert "needs tune_single" in capsys.readouterr().err
+
+
+def test_runs_too_short_for_a_late_rise_show_a_dash_not_nan():
+    from maxl.tuning import TuningPoint, TuningResult
+
+    point = TuningPoint({"lr": 0.1}, {0: 0.5}, [0.4, 0.5])  # two epochs: no late rise
+    table = tuning_table(TuningResult([point], 0.1))
+    assert "nan" not in table and "| 50.00 ± 0.00 | — | 1 | **chosen** |" in table

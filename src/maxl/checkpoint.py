@@ -21,12 +21,14 @@ from maxl.fit_state import FitState
 from maxl.records import write_atomic
 
 CHECKPOINT_NAME = "checkpoint.pt"
+BEST_NAME = "best.pt"  # the checkpoint of the epoch with the best validation accuracy
 FORMAT = 1
 # Settings that do not change the numbers a run computes (or only where it runs them), so a
 # resumed run may change them: a longer run, another evaluation rhythm or analysis sample,
 # folder or device.
 MAY_DIFFER = (
     "epochs",
+    "early_stop",
     "eval_every",
     "analysis_size",
     "device",
@@ -63,6 +65,10 @@ def input_spec(
 
 def checkpoint_path(out: Path) -> Path:
     return out / CHECKPOINT_NAME
+
+
+def best_path(out: Path) -> Path:
+    return out / BEST_NAME
 
 
 def fingerprint(config: TrainConfig) -> dict[str, Any]:

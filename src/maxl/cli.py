@@ -8,6 +8,7 @@ import json
 import sys
 import traceback
 import typing
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -140,6 +141,12 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("run_dir", type=Path, help="a run folder (maxl train, compare or fit)")
     predict.add_argument("--dataset", required=True, help="npz:PATH, folder:PATH or a dataset name")
     predict.add_argument("--data-dir", type=Path, default=None, help="folder of its files")
+    predict.add_argument(
+        "--which",
+        choices=("last", "best"),
+        default="last",
+        help="the last epoch's network, or the best validation epoch's (best.pt)",
+    )
     predict.add_argument(
         "--out", type=Path, default=None, help="CSV file (default: RUN_DIR/predictions.csv)"
     )
@@ -307,7 +314,7 @@ def run_predict_command(args: argparse.Namespace) -> None:
     from maxl.records import write_atomic
     from maxl.trained import load
 
-    model = load(args.run_dir)
+    model = load(args.run_dir, which=args.which)
     results_file = args.run_dir / "results.json"
     config = json.loads(results_file.read_text())["config"] if results_file.is_file() else {}
     dataset = load_dataset(args.dataset, args.data_dir, image_size=config.get("image_size"))
@@ -452,12 +459,32 @@ def run_bench_command(args: argparse.Namespace) -> None:
     print(json.dumps(results, indent=2) if args.json else format_table(bench, results))
 
 
+def show_one_line(message: Warning | str, *_: Any, **__: Any) -> None:
+    """A warning as one line on stderr, like the errors: `maxl: warning: ...`."""
+    print(f"maxl: warning: {message}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `maxl` command; returns the exit code (2 for bad input)."""
+    """Entry point of the `maxl` command; returns the exit code (2 for bad input). Warnings
+    show as one line each while it runs."""
+    with warnings.catch_warnings():
+        warnings.showwarning = show_one_line
+        return run_command(argv)
+
+
+def run_command(argv: Sequence[str] | None) -> int:
+    """Parse the command line and run the command."""
     try:
-        args = build_parser().parse_args(argv)
+        args, extras = build_parser().parse_known_args(argv)
     except SystemExit as exit_:
         return int(exit_.code or 0)
+    if extras:
+        command = f"maxl {args.command}"
+        print(
+            f"{command}: error: unrecognized arguments: {' '.join(extras)} (see: {command} --help)",
+            file=sys.stderr,
+        )
+        return 2
     try:
         if args.command == "train":
             from maxl.build import default_out_dir, train

@@ -90,6 +90,7 @@ ADDED_LATER = {
     "weight_decay": 0.0,
     "lr_schedule": "step",
     "confidence_weight": 0.0,
+    "early_stop": None,
 }
 
 

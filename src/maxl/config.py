@@ -141,6 +141,11 @@ class TrainConfig:
         "hold out this seeded fraction of the training images as a validation split, scored "
         "every epoch as val_accuracy (0: none)",
     )
+    early_stop: int | None = option(
+        None,
+        "with a validation split: stop after this many epochs without a better validation "
+        "accuracy (default: train every epoch); best.pt keeps the best epoch either way",
+    )
     seed: int = option(0, "seeds the subset, initialisation, shuffling and augmentation")
     device: str = option("auto", "cpu, cuda, cuda:1, ...; auto picks CUDA when available")
     data_dir: Path | None = option(

@@ -9,6 +9,7 @@ the fix instead of deep inside a run.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,12 +64,28 @@ def load_experiment(path: Path) -> dict[str, Any]:
             settings[name] = convert_value(value, int, path, name)
         elif name in COMPARE_KEYS:
             settings[name] = _list_of(value, int if name == "seeds" else str, path, name)
+        elif name == "seed" and isinstance(value, list):
+            raise MaxlError(
+                f"{path}: 'seed' is one number; for several write seeds: {value} (maxl compare)"
+            )
         elif name in fields:
             settings[name] = convert_value(value, hints[name], path, name)
         else:
-            known = ", ".join([*fields, *COMPARE_KEYS])
-            raise MaxlError(f"{path}: unknown key '{key}'; the keys are {known}")
+            raise MaxlError(
+                f"{path}: unknown key '{key}'; {suggestion(name, [*fields, *COMPARE_KEYS])}"
+            )
     return settings
+
+
+ALIASES = {"learning_rate": "lr", "weight_decay_rate": "weight_decay", "seed_list": "seeds"}
+
+
+def suggestion(name: str, known: list[str]) -> str:
+    """'did you mean lr?' for a near miss, else the list of keys."""
+    close = [ALIASES[name]] if name in ALIASES else difflib.get_close_matches(name, known, n=1)
+    if close:
+        return f"did you mean '{close[0]}'?"
+    return "the keys are " + ", ".join(known)
 
 
 def _list_of(value: Any, kind: type, path: Path, key: str) -> list[Any]:

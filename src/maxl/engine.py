@@ -25,6 +25,8 @@ from tqdm.auto import tqdm
 
 from maxl.callbacks import Callback
 from maxl.checkpoint import (
+    BEST_NAME,
+    best_path,
     checkpoint_path,
     fingerprint,
     input_spec,
@@ -40,7 +42,7 @@ from maxl.interrupt import Interrupted, StepBoundaryInterrupts
 from maxl.losses import focal_loss
 from maxl.methods.base import AuxiliaryLabels
 from maxl.models.multitask import MultiTaskNet
-from maxl.records import write_json_atomic, write_jsonl_atomic
+from maxl.records import write_atomic, write_json_atomic, write_jsonl_atomic
 from maxl.step import NonFiniteLoss, precision_context, prepare_batch, train_step
 from maxl.task import Task
 
@@ -373,6 +375,7 @@ class TrainingLoop:
         self.records: list[dict[str, Any]] = []
         self.earlier_time_s = 0.0  # wall time of the runs this one resumes
         self.checkpointed = False  # does OUT hold a checkpoint of this run?
+        self.best: dict[str, Any] | None = None  # epoch and val_accuracy of the best epoch
 
     @property
     def path(self) -> Path:
@@ -391,9 +394,34 @@ class TrainingLoop:
             callback.load_state_dict(state)
         if saved["progress"] is not None:
             self.progress = EpochProgress.from_state(saved["progress"], run.x_train.device)
+        self.best = saved.get("best")
         self.checkpointed = True
         if self.writes:  # the metrics of exactly the epochs the checkpoint holds
             write_jsonl_atomic(self.out / "metrics.jsonl", self.records)
+
+    def improves(self, epoch: int, validation: dict[str, float]) -> bool:
+        """Is this epoch's validation accuracy the best so far (the first of equals)? Keeps
+        it as the best when so; False without a validation split."""
+        accuracy = validation.get("val_accuracy")
+        if accuracy is None or (self.best is not None and accuracy <= self.best["val_accuracy"]):
+            return False
+        self.best = {"epoch": epoch, "val_accuracy": accuracy}
+        return True
+
+    def stops_early(self, epoch: int) -> bool:
+        """--early-stop N: N epochs have passed without a better validation accuracy."""
+        patience = self.run.config.early_stop
+        return (
+            patience is not None
+            and self.best is not None
+            and (epoch - self.best["epoch"] >= patience)
+        )
+
+    def keep_best(self) -> None:
+        """Copy the checkpoint just written to best.pt (atomically)."""
+        if self.writes:
+            data = self.path.read_bytes()
+            write_atomic(best_path(self.out), lambda handle: handle.write(data))
 
     def save(self) -> None:
         """Write the metrics so far and the checkpoint. The first save of a fresh run first
@@ -401,7 +429,7 @@ class TrainingLoop:
         replaces, so the folder never pairs them."""
         if self.writes:
             if not self.checkpointed:
-                for name in ("results.json", *self.outputs()):
+                for name in ("results.json", BEST_NAME, *self.outputs()):
                     (self.out / name).unlink(missing_ok=True)
             write_jsonl_atomic(self.out / "metrics.jsonl", self.records)
             save_checkpoint(
@@ -421,6 +449,7 @@ class TrainingLoop:
                     "progress": None if self.progress is None else self.progress.to_state(),
                     "metrics": self.records,
                     "callbacks": [callback.state_dict() for callback in self.callbacks],
+                    "best": self.best,
                     "wall_time_s": self.earlier_time_s + time.perf_counter() - self.started,
                 },
             )
@@ -452,15 +481,20 @@ class TrainingLoop:
             record = {"epoch": epoch, "lr": lr, **losses}
             run.scheduler.step()
             run.method.end_epoch()
-            if epoch % config.eval_every == 0 or epoch == config.epochs:
+            validation = validate(run)
+            best = self.improves(epoch, validation)
+            stop = self.stops_early(epoch)
+            if epoch % config.eval_every == 0 or epoch == config.epochs or stop:
                 record.update(evaluate(run))
-            record.update(validate(run))
+            record.update(validation)
             for callback in self.callbacks:
                 callback.on_epoch_end(run, record)
             record["epoch_time_s"] = time.perf_counter() - epoch_start
             self.epoch = epoch
             self.records.append(record)
             self.save()
+            if best:
+                self.keep_best()
             if self.writes:
                 for callback in self.callbacks:
                     callback.on_epoch_saved(run, record)
@@ -470,7 +504,34 @@ class TrainingLoop:
                 f"epoch {epoch:>3}/{config.epochs}  loss {record['train_loss']:.4f}{tested}  "
                 f"({record['epoch_time_s']:.1f} s)"
             )
+            if stop:
+                assert self.best is not None
+                self.say(
+                    f"stopped early: no better validation accuracy for {config.early_stop} "
+                    f"epoch(s) since epoch {self.best['epoch']}"
+                )
+                break
         return self.finish()
+
+    def best_results(self) -> dict[str, Any]:
+        """The best validation epoch, its validation accuracy and its test accuracy (tested
+        now from best.pt where that epoch was not tested; chosen without the test set)."""
+        if self.best is None:
+            return {}
+        epoch = int(self.best["epoch"])
+        tested = self.records[epoch - 1].get("test_accuracy")
+        if tested is None:
+            run = self.run
+            current = {k: v.clone() for k, v in run.net.state_dict().items()}
+            saved = torch.load(best_path(self.out), map_location="cpu", weights_only=True)
+            run.net.load_state_dict(saved["net"])
+            tested = evaluate(run)["test_accuracy"]
+            run.net.load_state_dict(current)
+        return {
+            "best_epoch": epoch,
+            "best_val_accuracy": self.best["val_accuracy"],
+            "best_test_accuracy": tested,
+        }
 
     def finish(self) -> dict[str, Any]:
         run, config = self.run, self.run.config
@@ -484,6 +545,8 @@ class TrainingLoop:
             "final_train_loss": record["train_loss"],
             **({"val_accuracy": record["val_accuracy"]} if "val_accuracy" in record else {}),
             "wall_time_s": self.earlier_time_s + time.perf_counter() - self.started,
+            "epochs_trained": self.epoch,
+            **self.best_results(),
             "primary_level": run.task.primary_level,
             "psi": run.hierarchy.psi,
             "num_train": len(run.x_train),

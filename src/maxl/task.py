@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -77,6 +78,12 @@ def resolve_task(
             + ", ".join(dataset.levels)
         )
     num_train = len(dataset.x_train)
+    if train_size is not None and train_size > num_train:
+        warnings.warn(
+            f"--train-size {train_size} is more than the {num_train} training rows of "
+            f"{dataset.name}; training on all {num_train}",
+            stacklevel=2,
+        )
     if train_size is None or train_size >= num_train:
         indices = torch.arange(num_train)
     elif train_size < 1:

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from maxl.build.backbones import build_backbone
-from maxl.checkpoint import USER_BACKBONE, checkpoint_path
+from maxl.checkpoint import USER_BACKBONE, best_path, checkpoint_path
 from maxl.data.batches import to_float
 from maxl.data.npz import to_nchw
 from maxl.errors import MaxlError
@@ -103,13 +103,26 @@ BackboneArg = nn.Module | Callable[[], nn.Module] | None
 
 
 def load(
-    run_dir: str | Path, backbone: BackboneArg = None, *, device: str | torch.device = "cpu"
+    run_dir: str | Path,
+    backbone: BackboneArg = None,
+    *,
+    which: str = "last",
+    device: str | torch.device = "cpu",
 ) -> TrainedModel:
-    """The trained model of a run folder (`maxl train`, `maxl compare`'s runs, `maxl.fit`).
-    A run with the user's own backbone needs it again: `backbone=` the module (or a
-    zero-argument callable returning one) of the same architecture."""
+    """The trained model of a run folder (`maxl train`, `maxl compare`'s runs, `maxl.fit`):
+    `which="last"` (the last epoch) or `"best"` (the epoch of best validation accuracy, for a
+    run with a validation split). A run with the user's own backbone needs it again:
+    `backbone=` the module (or a zero-argument callable returning one) of the same
+    architecture."""
     folder = Path(run_dir)
-    path = checkpoint_path(folder)
+    if which not in ("last", "best"):
+        raise MaxlError(f"maxl.load: which={which!r}; give 'last' or 'best'")
+    path = checkpoint_path(folder) if which == "last" else best_path(folder)
+    if not path.is_file() and which == "best" and checkpoint_path(folder).is_file():
+        raise MaxlError(
+            f"{folder} holds no {path.name}: the run had no validation split to choose its best "
+            "epoch; load which='last', or train with a validation split"
+        )
     if not path.is_file():
         raise MaxlError(f"{folder} holds no {path.name}; give the folder of a run that trained")
     try:

@@ -13,6 +13,7 @@ import dataclasses
 import io
 import itertools
 import json
+import math
 import statistics
 import typing
 from collections.abc import Sequence
@@ -223,9 +224,14 @@ def tuning_table(result: TuningResult) -> str:
         settings = ", ".join(f"{name} {value}" for name, value in point.settings.items())
         lines.append(
             f"| {settings} | {100 * point.mean:.2f} ± {100 * point.std:.2f} | "
-            f"{100 * point.late_rise:+.2f} | {len(point.val_accuracies)} | {chosen} |"
+            f"{rise_text(point.late_rise)} | {len(point.val_accuracies)} | {chosen} |"
         )
     return "\n".join(lines)
+
+
+def rise_text(rise: float) -> str:
+    """The late rise in points, or — for runs too short to have one."""
+    return "—" if math.isnan(rise) else f"{100 * rise:+.2f}"
 
 
 def tuning_section(result: TuningResult) -> list[str]:

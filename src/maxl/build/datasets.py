@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 from maxl.data.cifar import load_cifar10, load_cifar100
@@ -26,7 +27,13 @@ def load_dataset(
 ) -> ImageDataset:
     """Load a dataset by name: one of KNOWN_DATASETS, "npz:PATH" being your own arrays and
     "folder:PATH" your own image tree (resized to image_size x image_size when given; the
-    other datasets have fixed sizes and ignore it)."""
+    other datasets have fixed sizes and ignore it, with a warning)."""
+    if image_size is not None and not name.startswith("folder:"):
+        warnings.warn(
+            f"--image-size {image_size} is used for folder:PATH datasets only; {name} keeps "
+            "its own image size",
+            stacklevel=2,
+        )
     if name.startswith("npz:"):
         path = name[len("npz:") :]
         if not path:

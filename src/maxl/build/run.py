@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import re
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,12 @@ def check_config(config: TrainConfig) -> None:
         raise MaxlError(
             f"unknown --gen-backbone {config.gen_backbone!r}; choose one of "
             + ", ".join(BACKBONE_NAMES)
+        )
+    if config.early_stop is not None and config.early_stop < 1:
+        raise MaxlError(f"--early-stop {config.early_stop} must be a number of epochs, 1 or more")
+    if config.early_stop is not None and config.val_fraction == 0:
+        raise MaxlError(
+            "--early-stop needs a validation split to watch; give --val-fraction (e.g. 0.1)"
         )
     if not 0 <= config.val_fraction < 1:
         raise MaxlError(
@@ -230,6 +237,13 @@ def assemble_run(
         assert fraction is not None
         kept, held = split_rows(len(x_train), fraction, config.seed, "--meta-data holdout")
         train_rows, holdout_rows = kept.to(device), held.to(device)
+    unseen = sorted(set(task.y_test.unique().tolist()) - set(task.y_train.unique().tolist()))
+    if unseen:
+        warnings.warn(
+            f"test classes {unseen} never occur in the training split; the network cannot "
+            "learn them (check the labels, or draw a larger --train-size)",
+            stacklevel=2,
+        )
     x_val, y_val = task.x_val, task.y_val
     return Run(
         config=config,
@@ -322,7 +336,9 @@ def train(
         say(
             f"{config.method} on {config.dataset} (level {run.task.primary_level}, "
             f"ψ={run.hierarchy.psi}): "
-            f"{len(run.x_train)} training images, {config.epochs} epoch(s), "
+            f"{len(run.x_train)} training "
+            + ("rows" if run.task.dataset.is_features else "images")
+            + f", {config.epochs} epoch(s), "
             + ("your backbone" if backbone else backbone_name(config, run.task.dataset))
             + (
                 f", generator {generator_backbone_name(config, run.task.dataset)}"

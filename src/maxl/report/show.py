@@ -322,6 +322,11 @@ def load_run_dataset(run: RunRecord) -> ImageDataset:
     name = config.get("dataset") or (run.results or {}).get("dataset")
     if not name:
         raise MaxlError("results.json names no dataset")
+    if name == "tensors":
+        raise MaxlError(
+            "a maxl.fit run keeps no copy of its data; save it as an .npz and train with "
+            "--dataset npz:PATH to get image grids"
+        )
     try:
         return load_dataset(name, config.get("data_dir"), image_size=config.get("image_size"))
     except OSError as error:
