@@ -177,3 +177,32 @@ def test_a_dataset_of_the_wrong_items_is_one_clear_error(tmp_path, digits_vector
 
     with pytest.raises(maxl.MaxlError, match="train yields Tensors"):
         maxl.fit(lambda: HandMLP(64), Images(), test, out=tmp_path / "run")
+
+
+def test_fit_shows_progress_by_default_and_is_silent_when_asked(tmp_path, digits_vectors, capsys):
+    train, test = digits_vectors
+    maxl.fit(HandMLP(64), train=train[:2], test=test[:2], psi=2, method="single",
+             out=tmp_path / "loud", **OPTIONS)  # fmt: skip
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("single on tensors") and "300 training rows" in lines[0]
+    assert [line.split()[:2] for line in lines if line.startswith("epoch")] == [
+        ["epoch", "1/2"],
+        ["epoch", "2/2"],
+    ]
+    maxl.fit(HandMLP(64), train=train[:2], test=test[:2], psi=2, method="single",
+             out=tmp_path / "quiet", progress=False, **OPTIONS)  # fmt: skip
+    assert capsys.readouterr().out == ""
+
+
+def test_results_json_names_the_backbone_and_augmentation_as_run(tmp_path, digits_vectors):
+    train, test = digits_vectors
+    maxl.fit(HandMLP(64), train=train[:2], test=test[:2], psi=2, method="single",
+             out=tmp_path / "fit", progress=False, **OPTIONS)  # fmt: skip
+    results = json.loads((tmp_path / "fit" / "results.json").read_text())
+    assert results["backbone"] == "user:HandMLP"
+    assert results["augmentation"] == {"crop_pad": 0, "flip": False}  # feature vectors
+    args = ["train", "--dataset", "digits", "--epochs", "1", "--analysis-size", "0"]
+    assert main([*args, "--no-progress", "--out", str(tmp_path / "cli")]) == 0
+    results = json.loads((tmp_path / "cli" / "results.json").read_text())
+    assert results["backbone"] == "small-cnn"
+    assert results["augmentation"] == {"crop_pad": 1, "flip": False}  # 8x8 digits: pad 8/8

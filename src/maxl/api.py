@@ -47,6 +47,7 @@ def fit(
     psi: Sequence[int] | int | None = None,
     method: str = "maxl",
     out: str | Path | None = None,
+    progress: bool = True,
     log: Callable[[str], None] | None = None,
     callbacks: Sequence[Callback] = (),
     **options: Any,
@@ -60,8 +61,11 @@ def fit(
     (x, y) or (x, y, fine), or a torch Dataset of such tuples; x images [N, C, H, W] (uint8, or
     float in 0..1 or 0..255) or feature vectors [N, D] (float). `fine` gives method="human" its
     labels and ψ. `callbacks` (maxl.Callback) run at each epoch's end after the built-in ones.
+    progress: a progress bar where output is a terminal or notebook, and a line per epoch
+    (False: silent). log: where those lines go (default: print).
     """
-    config = fit_config(method, psi, out, options)
+    config = fit_config(method, psi, out, {"progress": progress, **options})
+    log = log if log is not None else (print if progress else None)
     dataset = as_dataset(train, test)
     factory = backbone_factory(backbone, dataset.x_train[:2])
     config = dataclasses.replace(config, out=config.out or default_out_dir(config))
@@ -86,7 +90,6 @@ def fit_config(
         values["psi"] = convert_value(
             [psi] if isinstance(psi, int) else list(psi), hints["psi"], "maxl.fit", "psi"
         )
-    values.setdefault("progress", False)
     return TrainConfig(
         dataset="tensors", method=method, out=None if out is None else Path(out), **values
     )

@@ -546,6 +546,8 @@ class TrainingLoop:
             **({"val_accuracy": record["val_accuracy"]} if "val_accuracy" in record else {}),
             "wall_time_s": self.earlier_time_s + time.perf_counter() - self.started,
             "epochs_trained": self.epoch,
+            "backbone": run.backbone_name,  # as run: "user:CLASS" for your own
+            "augmentation": {"crop_pad": run.crop_pad, "flip": run.flip},  # as applied
             **self.best_results(),
             "primary_level": run.task.primary_level,
             "psi": run.hierarchy.psi,
