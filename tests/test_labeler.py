@@ -124,3 +124,25 @@ def test_a_meta_depth_below_one_is_a_clear_error():
     labeler, *_ = small_labeler()
     with pytest.raises(maxl.MaxlError, match="meta_depth must be a number of blocks"):
         maxl.MetaLabeler(labeler.generator, labeler.optimizer, meta_depth=0)
+
+
+@pytest.mark.parametrize("hypergrad", ["exact", "finite-difference", "implicit"])
+def test_an_auxiliary_head_of_the_wrong_width_is_one_clear_error(hypergrad):
+    torch.manual_seed(0)
+    net = MultiTaskNet(SmallCNN(1, width=4), 16, 2, 7)  # K = 7, the generator's ψ gives 5
+    generator = LabelGenerator(SmallCNN(1, width=4), 16, Hierarchy([2, 3]))
+    labeler = maxl.MetaLabeler(
+        generator, torch.optim.SGD(generator.parameters(), lr=0.1), hypergrad=hypergrad
+    )
+    x, y = torch.randn(6, 1, 8, 8), torch.tensor([0, 1, 1, 0, 1, 0])
+    with pytest.raises(maxl.MaxlError, match="auxiliary head gives 7 classes but the generator's"):
+        labeler.meta_step(net, x, y, lr=0.01)
+
+
+def test_heads_built_for_another_feature_size_are_one_clear_error():
+    x, y = torch.randn(6, 1, 8, 8), torch.tensor([0, 1, 1, 0, 1, 0])
+    generator = LabelGenerator(SmallCNN(1, width=4), 99, Hierarchy([2, 3]))  # features: 16
+    with pytest.raises(maxl.MaxlError, match=r"LabelGenerator: .* built for feature_dim=99"):
+        generator(x, y)
+    with pytest.raises(maxl.MaxlError, match=r"MultiTaskNet: .* built for feature_dim=32"):
+        MultiTaskNet(SmallCNN(1, width=4), 32, 2, 5)(x)

@@ -25,7 +25,16 @@ Batch = tuple[torch.Tensor, torch.Tensor] | None
 class MetaLabeler:
     """Soft auxiliary labels from `generator` (forward(x, y) -> probabilities [N, K]), trained by
     `optimizer` on L_meta with the hypergradient method `hypergrad` (exact, finite-difference,
-    implicit). `meta_every` = K steps the generator on every K-th batch only; `meta_depth` = K
+    implicit).
+
+    The contract: the meta-gradient differentiates one SGD step of size `lr` on the training
+    loss focal(primary_logits, y; γ) + aux_weight · focal(aux_logits, targets; γ), with
+    γ = `focal_gamma` (0: cross-entropy, `maxl.focal_loss(..., gamma=0)`) and `aux_weight` as
+    given here: your loop's loss must be exactly that, or the generator follows the gradient of
+    another objective. The network's auxiliary head must have the generator's K outputs (a
+    mismatch is one clear error at the first step).
+
+    `meta_every` = K steps the generator on every K-th batch only; `meta_depth` = K
     differentiates through the top K blocks of the network's trunk (and its heads) only;
     `confidence_weight` = λ_c adds the mean per-image label entropy to L_meta."""
 

@@ -92,6 +92,7 @@ class MetaProblem:
     def train_loss(self, theta: Params, labels: torch.Tensor) -> torch.Tensor:
         """L_train(θ, labels) on this rank's rows, the labels held fixed."""
         primary_logits, aux_logits = self.net_forward(theta, self.x)
+        check_aux_width(aux_logits, labels)
         return self.primary_loss(primary_logits, self.y) + self.aux_weight * focal_loss(
             aux_logits, labels.detach(), self.focal_gamma
         )
@@ -129,6 +130,15 @@ class MetaProblem:
         """C(φ) (without λ_c): the mean entropy of each image's labels over the global batch;
         data-parallel, this rank's rows carry the global 1/N, so the ranks' gradients sum."""
         return label_entropy(labels) / self.world_size
+
+
+def check_aux_width(aux: torch.Tensor, labels: torch.Tensor) -> None:
+    """The auxiliary head's K (of logits or sensitivities) must be the generator's."""
+    if aux.shape[-1] != labels.shape[-1]:
+        raise MaxlError(
+            f"the network's auxiliary head gives {aux.shape[-1]} classes but the generator's "
+            f"labels have {labels.shape[-1]}; give both K = sum(ψ) outputs"
+        )
 
 
 def meta_problem(
@@ -230,6 +240,7 @@ def meta_gradient(
     """
     direction, scale = method.direction(problem, theta, train_grad, labels)
     s = method.sensitivity(problem, theta, direction)
+    check_aux_width(s, labels)
     meta = -scale * (labels * s.detach()).sum()
     meta = meta + problem.entropy_weight * problem.entropy(labels)
     if problem.confidence_weight:

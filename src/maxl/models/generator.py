@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from maxl.hierarchy import Hierarchy, mask_softmax
+from maxl.models.features import check_features
 
 
 class LabelGenerator(nn.Module):
@@ -18,5 +19,5 @@ class LabelGenerator(nn.Module):
         self.head = nn.Linear(feature_dim, hierarchy.num_aux)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        logits = self.head(self.backbone(x))
+        logits = self.head(check_features(self.backbone(x), self.head, "LabelGenerator"))
         return mask_softmax(logits, self.hierarchy.mask(y))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from maxl.models.features import check_features
+
 
 class MultiTaskNet(nn.Module):
     """forward(x) -> (primary_logits [N, C], aux_logits [N, K]) from one shared backbone."""
@@ -16,5 +18,5 @@ class MultiTaskNet(nn.Module):
         self.aux_head = nn.Linear(feature_dim, num_aux)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        features = self.backbone(x)
+        features = check_features(self.backbone(x), self.primary_head, "MultiTaskNet")
         return self.primary_head(features), self.aux_head(features)
