@@ -41,6 +41,7 @@ from maxl.distributed import (
 from maxl.engine import Log, Run, TrainingLoop
 from maxl.errors import MaxlError
 from maxl.global_batch_norm import to_global_batch_norm
+from maxl.hierarchy import Hierarchy
 from maxl.hypergrad import HYPERGRADIENT_METHODS
 from maxl.interrupt import StepBoundaryInterrupts
 from maxl.models import MultiTaskNet
@@ -93,6 +94,16 @@ def check_config(config: TrainConfig) -> None:
     for name in ("epochs", "eval_every", "batch_size", "lr_step", "meta_every"):
         if getattr(config, name) < 1:
             raise MaxlError(f"--{name.replace('_', '-')} must be at least 1")
+    for name in ("train_size", "image_size", "kmeans_epochs", "kmeans_code_dim"):
+        value = getattr(config, name)
+        if value is not None and value < 1:
+            raise MaxlError(f"--{name.replace('_', '-')} {value} must be at least 1")
+    for name in ("seed", "crop_pad"):
+        value = getattr(config, name)
+        if value is not None and value < 0:
+            raise MaxlError(f"--{name.replace('_', '-')} {value} must be 0 or more")
+    if config.psi is not None:
+        Hierarchy(config.psi)  # ψ's own checks (positive whole numbers), before any loading
     if config.analysis_size < 0:
         raise MaxlError("--analysis-size must be 0 (no analysis) or a number of images")
     if config.neumann_terms < 0:

@@ -1,0 +1,109 @@
+"""Every TrainConfig field is checked in one place: a value out of its range or of the wrong
+type ends `maxl train` with exit 2 and one line (no traceback), and `maxl.fit` with one
+maxl.MaxlError. The fields are read from TrainConfig itself, so a field added later is
+covered without a new test."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from pathlib import Path
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import maxl
+from maxl.api import NOT_OPTIONS
+from maxl.cli import main
+from maxl.config import TrainConfig
+
+HINTS = typing.get_type_hints(TrainConfig)
+FIELDS = [f.name for f in dataclasses.fields(TrainConfig)]
+
+
+def kind(name: str) -> type:
+    """The field's type without None (ψ's tuple as tuple)."""
+    hint = HINTS[name]
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+    return typing.get_origin(hint) or hint
+
+
+NUMBERS = [n for n in FIELDS if kind(n) in (int, float, tuple)]
+TEXTS = [n for n in FIELDS if kind(n) is str]
+UNCHECKED = [n for n in FIELDS if kind(n) in (bool, Path)]  # flags and folders
+
+
+def test_every_field_is_covered_by_one_of_the_properties():
+    assert sorted(NUMBERS + TEXTS + UNCHECKED) == sorted(FIELDS)
+    assert {"lr", "momentum", "weight_decay", "psi", "val_fraction", "train_size"} <= set(NUMBERS)
+
+
+def negative(name: str) -> st.SearchStrategy[str]:
+    if kind(name) is float:
+        return st.floats(max_value=-1e-6, min_value=-1e6).map(repr)
+    return st.integers(max_value=-1, min_value=-(10**6)).map(str)
+
+
+def one_line_error(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    code = main(args)
+    captured = capsys.readouterr()
+    lines = [line for line in captured.err.splitlines() if line.strip()]
+    assert code == 2, (args, captured.out[-300:], captured.err[-300:])
+    assert len(lines) == 1 and "error" in lines[0] and "Traceback" not in captured.err, lines
+    return lines[0]
+
+
+FAST = settings(
+    max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+@pytest.mark.parametrize("name", NUMBERS)
+@FAST
+@given(data=st.data())
+def test_a_negative_number_is_one_line_and_exit_2(name, data, capsys, tmp_path):
+    value = data.draw(negative(name))
+    flag = "--" + name.replace("_", "-")
+    args = ["train", "--dataset", "digits", f"{flag}={value}", "--out", str(tmp_path / "r")]
+    one_line_error(args, capsys)
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("name", NUMBERS + TEXTS)
+@FAST
+@given(text=st.text(alphabet="abcxyz_!", min_size=1, max_size=8))
+def test_a_wrong_word_is_one_line_and_exit_2(name, text, capsys, tmp_path):
+    flag = "--" + name.replace("_", "-")
+    args = ["train", "--dataset", "digits", "--epochs", "1", f"{flag}={text}"]
+    one_line_error([*args, "--out", str(tmp_path / "r")], capsys)
+
+
+TINY = (torch.zeros(8, 1, 8, 8, dtype=torch.uint8), torch.arange(8) % 2)
+API_NUMBERS = [n for n in NUMBERS if n not in NOT_OPTIONS]
+API_TEXTS = [n for n in TEXTS if n not in NOT_OPTIONS and n not in ("progress",)]
+
+
+@pytest.mark.parametrize("name", API_NUMBERS)
+@FAST
+@given(data=st.data())
+def test_fit_refuses_a_negative_number_with_a_maxl_error(name, data, tmp_path):
+    value = float(data.draw(negative(name)))
+    value = int(value) if kind(name) is int else value
+    with pytest.raises(maxl.MaxlError) as refused:
+        maxl.fit(torch.nn.Flatten(), train=TINY, test=TINY, progress=False,
+                 out=tmp_path / "r", **{name: value})  # fmt: skip
+    assert "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize("name", API_NUMBERS + API_TEXTS)
+@FAST
+@given(text=st.text(alphabet="abcxyz_!", min_size=1, max_size=8))
+def test_fit_refuses_a_wrong_word_with_a_maxl_error(name, text, tmp_path):
+    with pytest.raises(maxl.MaxlError) as refused:
+        maxl.fit(torch.nn.Flatten(), train=TINY, test=TINY, progress=False,
+                 out=tmp_path / "r", **{"epochs": 1, name: text})  # fmt: skip
+    assert "\n" not in str(refused.value)
