@@ -3,12 +3,15 @@ without the test set) and --early-stop N ends it N epochs after that epoch."""
 
 import json
 
+import numpy as np
 import pytest
 import torch
+from sklearn.datasets import load_digits
 
 import maxl
+from maxl.build import train as train_run
 from maxl.build.datasets import load_dataset
-from maxl.cli import main
+from maxl.cli import build_parser, config_from_args, main
 
 BASE = [
     "train",
@@ -78,3 +81,40 @@ def test_early_stop_needs_a_validation_split(tmp_path, capsys):
     with pytest.raises(maxl.MaxlError, match="no validation split"):
         train(tmp_path / "plain", "--epochs", "1", "--val-fraction", "0")
         maxl.load(tmp_path / "plain", which="best")
+
+
+def test_your_own_validation_split_from_an_npz_and_from_fit(tmp_path):
+    """x_val/y_val in the .npz (val= in maxl.fit) are scored every epoch instead of a share of
+    the training images: val_accuracy is their accuracy, by an independent count."""
+    x, y = load_digits(return_X_y=True)
+    images = (x.reshape(-1, 8, 8) * 16).clip(0, 255).astype("uint8")
+    parity = y % 2
+    arrays = dict(x_train=images[:600], y_train=parity[:600], x_test=images[1400:],
+                  y_test=parity[1400:], x_val=images[600:800], y_val=parity[600:800])  # fmt: skip
+    np.savez(tmp_path / "d.npz", **arrays)
+    out = tmp_path / "npz"
+    args = ["train", "--dataset", f"npz:{tmp_path / 'd.npz'}", "--method", "single"]
+    args += ["--epochs", "3", "--early-stop", "5", "--analysis-size", "0", "--no-progress"]
+    assert main([*args, "--out", str(out)]) == 0
+    results = json.loads((out / "results.json").read_text())
+    metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert results["num_train"] == 600 and results["num_val"] == 200
+    model = maxl.load(out)  # the last epoch's network, scored on the validation images
+    counted = (model.predict(arrays["x_val"]) == torch.tensor(arrays["y_val"])).double().mean()
+    assert metrics[-1]["val_accuracy"] == counted.item()
+    fit = maxl.fit(lambda: torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 16)),
+                   train=(torch.tensor(images[:600]), torch.tensor(parity[:600])),
+                   test=(torch.tensor(images[1400:]), torch.tensor(parity[1400:])),
+                   val=(torch.tensor(images[600:800]), torch.tensor(parity[600:800])),
+                   method="single", epochs=2, analysis_size=0, progress=False,
+                   out=tmp_path / "fit")  # fmt: skip
+    assert fit.results["num_val"] == 200 and "best_epoch" in fit.results
+    with pytest.raises(maxl.MaxlError, match="own validation split; drop --val-fraction"):
+        main_args = [*args, "--val-fraction", "0.1", "--out", str(tmp_path / "both")]
+        raise_from_main(main_args)
+
+
+def raise_from_main(args):
+    """maxl train's error as an exception, for pytest.raises."""
+
+    train_run(config_from_args(build_parser().parse_args(args)))

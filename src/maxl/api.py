@@ -44,6 +44,7 @@ def fit(
     train: Data,
     test: Data,
     *,
+    val: Data | None = None,
     psi: Sequence[int] | int | None = None,
     method: str = "maxl",
     out: str | Path | None = None,
@@ -60,13 +61,15 @@ def fit(
     returns a fresh one, called once per network under the run's seed. train/test: tensors
     (x, y) or (x, y, fine), or a torch Dataset of such tuples; x images [N, C, H, W] (uint8, or
     float in 0..1 or 0..255) or feature vectors [N, D] (float). `fine` gives method="human" its
-    labels and ψ. `callbacks` (maxl.Callback) run at each epoch's end after the built-in ones.
+    labels and ψ. val: your own validation split (x, y), scored every epoch: the run keeps
+    best.pt and `early_stop=N` can end it (instead of `val_fraction`, a seeded share of train).
+    `callbacks` (maxl.Callback) run at each epoch's end after the built-in ones.
     progress: a progress bar where output is a terminal or notebook, and a line per epoch
     (False: silent). log: where those lines go (default: print).
     """
     config = fit_config(method, psi, out, {"progress": progress, **options})
     log = log if log is not None else (print if progress else None)
-    dataset = as_dataset(train, test)
+    dataset = as_dataset(train, test, val)
     factory = backbone_factory(backbone, dataset.x_train[:2])
     config = dataclasses.replace(config, out=config.out or default_out_dir(config))
     results = train_run(config, log, dataset=dataset, backbone=factory, callbacks=callbacks)
@@ -95,11 +98,14 @@ def fit_config(
     )
 
 
-def as_dataset(train: Data, test: Data) -> ImageDataset:
-    """The two splits as one in-memory dataset, converted exactly as an .npz of them would be."""
+def as_dataset(train: Data, test: Data, val: Data | None = None) -> ImageDataset:
+    """The splits as one in-memory dataset, converted exactly as an .npz of them would be."""
     arrays: dict[str, np.ndarray] = {}
-    for split, data in (("train", train), ("test", test)):
+    splits = [("train", train), ("test", test)] + ([("val", val)] if val is not None else [])
+    for split, data in splits:
         parts = split_parts(data, split)
+        if split == "val" and len(parts) != 2:
+            raise MaxlError("maxl.fit: give val=(x, y); validation needs no fine labels")
         arrays[f"x_{split}"], arrays[f"y_{split}"] = parts[0], parts[1]
         if len(parts) == 3:
             arrays[f"fine_{split}"] = parts[2]

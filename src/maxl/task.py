@@ -35,12 +35,15 @@ class Task:
 
     @property
     def x_val(self) -> torch.Tensor | None:
-        return None if self.val_indices is None else self.dataset.x_train[self.val_indices]
+        """The validation inputs: held out by --val-fraction, else the dataset's own."""
+        if self.val_indices is None:
+            return self.dataset.x_val
+        return self.dataset.x_train[self.val_indices]
 
     @property
     def y_val(self) -> torch.Tensor | None:
         if self.val_indices is None:
-            return None
+            return self.dataset.y_val
         return self.dataset.labels_train[self.primary_level][self.val_indices]
 
 
@@ -91,6 +94,16 @@ def resolve_task(
     else:
         order = torch.randperm(num_train, generator=torch.Generator().manual_seed(seed))
         indices = order[:train_size].sort().values
+    if dataset.x_val is not None and val_fraction:
+        raise MaxlError(
+            f"{dataset.name} has its own validation split; drop --val-fraction {val_fraction} "
+            "(or the validation arrays)"
+        )
+    if dataset.x_val is not None and level != dataset.default_level:
+        raise MaxlError(
+            f"{dataset.name}'s validation labels are of level {dataset.default_level}, not "
+            f"the primary level {level}; train on level {dataset.default_level} or drop them"
+        )
     val_indices = None
     if val_fraction:
         kept, held = split_rows(len(indices), val_fraction, seed, "--val-fraction")

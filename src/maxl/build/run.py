@@ -120,10 +120,6 @@ def check_config(config: TrainConfig) -> None:
         )
     if config.early_stop is not None and config.early_stop < 1:
         raise MaxlError(f"--early-stop {config.early_stop} must be a number of epochs, 1 or more")
-    if config.early_stop is not None and config.val_fraction == 0:
-        raise MaxlError(
-            "--early-stop needs a validation split to watch; give --val-fraction (e.g. 0.1)"
-        )
     if not 0 <= config.val_fraction < 1:
         raise MaxlError(
             f"--val-fraction {config.val_fraction} is not a fraction in [0, 1); give e.g. 0.1"
@@ -213,6 +209,11 @@ def assemble_run(
         aux_level=config.aux_level,
         val_fraction=config.val_fraction,
     )
+    if config.early_stop is not None and task.x_val is None:
+        raise MaxlError(
+            "--early-stop needs a validation split to watch; give --val-fraction (e.g. 0.1), "
+            "or x_val/y_val in your .npz (val= in maxl.fit)"
+        )
     hierarchy = choose_psi(task, config.method, config.psi)
     backbone_factory = backbone or named_backbone(backbone_name(config, dataset), dataset)
     trunk_name = backbone_name(config, dataset)

@@ -24,9 +24,19 @@ class ImageDataset:
     default_level: str  # the dataset's usual labels
     flip: bool  # is a horizontal flip label-preserving?
     class_names: dict[str, list[str]]  # level -> names (may be empty for user data)
+    x_val: torch.Tensor | None = None  # the user's own validation inputs, like x_train
+    y_val: torch.Tensor | None = None  # their labels at the default level, int64 [V]
 
     def __post_init__(self) -> None:
         _check_images(self.name, self.x_train, self.x_test)
+        if (self.x_val is None) != (self.y_val is None):
+            raise MaxlError(
+                f"dataset {self.name}: validation inputs without labels or labels without "
+                "inputs; give both x_val and y_val, or neither"
+            )
+        if self.x_val is not None and self.y_val is not None:
+            _check_images(self.name, self.x_train, self.x_val, "validation")
+            _check_labels(self.name, self.default_level, "val", self.y_val, len(self.x_val))
         if list(self.labels_train) != list(self.labels_test) or not self.labels_train:
             raise MaxlError(
                 f"dataset {self.name}: train levels {list(self.labels_train)} and test levels "
@@ -75,8 +85,10 @@ class ImageDataset:
         return int(level)
 
 
-def _check_images(name: str, x_train: torch.Tensor, x_test: torch.Tensor) -> None:
-    for split, x in (("train", x_train), ("test", x_test)):
+def _check_images(
+    name: str, x_train: torch.Tensor, x_test: torch.Tensor, other: str = "test"
+) -> None:
+    for split, x in (("train", x_train), (other, x_test)):
         images = x.dtype == torch.uint8 and x.dim() == 4
         features = x.dtype == torch.float32 and x.dim() == 2
         if not (images or features) or len(x) == 0:
@@ -89,8 +101,8 @@ def _check_images(name: str, x_train: torch.Tensor, x_test: torch.Tensor) -> Non
             raise MaxlError(f"dataset {name}: {split} features hold NaN or infinity; clean them")
     if x_train.shape[1:] != x_test.shape[1:]:
         raise MaxlError(
-            f"dataset {name}: train images are {tuple(x_train.shape[1:])} but test images are "
-            f"{tuple(x_test.shape[1:])} (C, H, W); give both splits the same image shape"
+            f"dataset {name}: train images are {tuple(x_train.shape[1:])} but {other} images "
+            f"are {tuple(x_test.shape[1:])} (C, H, W); give both splits the same image shape"
         )
 
 

@@ -1,5 +1,6 @@
-"""User data from an .npz: x_train, y_train, x_test, y_test and optional fine_train, fine_test
-(finer labels nested in the primary ones); images (N,H,W), (N,H,W,C) or (N,C,H,W), uint8/float."""
+"""User data from an .npz: x_train, y_train, x_test, y_test, optional fine_train, fine_test
+(finer labels nested in the primary ones) and optional x_val, y_val (a validation split of the
+user's own); images (N,H,W), (N,H,W,C) or (N,C,H,W), uint8/float."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from maxl.data.dataset import ImageDataset
 from maxl.errors import MaxlError
 
 REQUIRED = ("x_train", "y_train", "x_test", "y_test")
-OPTIONAL = ("fine_train", "fine_test")
+OPTIONAL = ("fine_train", "fine_test", "x_val", "y_val")
 _SAVE_HINT = "save it with numpy.savez(PATH, x_train=..., y_train=..., x_test=..., y_test=...)"
 
 
@@ -30,12 +31,16 @@ def dataset_from_arrays(
     as an .npz holds them (also what maxl.fit makes of tensors); `where` names them in errors."""
     file = where
     images = _images(arrays, file)
+    x_val, y_val = None, None
+    if "x_val" in arrays:
+        x_val = images[2]
+        y_val = _labels(arrays["y_val"], "y_val", len(x_val), file)
     levels = {}
     for prefix, key in (("y", "primary"), ("fine", "fine")):
         if f"{prefix}_train" in arrays:
             levels[key] = [
                 _labels(arrays[f"{prefix}_{split}"], f"{prefix}_{split}", len(x), file)
-                for split, x in zip(("train", "test"), images, strict=True)
+                for split, x in zip(("train", "test"), images[:2], strict=True)
             ]
     num_primary = _num_classes(levels["primary"])
     if num_primary < 2:
@@ -61,6 +66,8 @@ def dataset_from_arrays(
         default_level=names["primary"],
         flip=False,
         class_names={},
+        x_val=x_val,
+        y_val=y_val,
     )
 
 
@@ -91,29 +98,32 @@ def _read(file: Path) -> dict[str, np.ndarray]:
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
         raise MaxlError(f"{file} could not be read as .npz ({err}); {_SAVE_HINT}") from err
-    if ("fine_train" in arrays) != ("fine_test" in arrays):
-        have, lack = ("fine_train", "fine_test")[:: 1 if "fine_train" in arrays else -1]
-        raise MaxlError(f"{file} has {have} but not {lack}; give both fine arrays or neither")
+    for pair in (("fine_train", "fine_test"), ("x_val", "y_val")):
+        if (pair[0] in arrays) != (pair[1] in arrays):
+            have, lack = pair[:: 1 if pair[0] in arrays else -1]
+            raise MaxlError(f"{file} has {have} but not {lack}; give both arrays or neither")
     return arrays
 
 
-def _images(arrays: dict[str, np.ndarray], file: str | Path) -> tuple[torch.Tensor, torch.Tensor]:
-    """Both image arrays as uint8 NCHW tensors; floats in [0, 1] (judged jointly) are scaled.
-    2-D arrays (N, D) are feature vectors, kept as float32."""
-    ranks = {key: arrays[key].ndim for key in ("x_train", "x_test")}
-    if list(ranks.values()).count(2) == 1:
-        flat = "x_train" if ranks["x_train"] == 2 else "x_test"
-        other = "x_test" if flat == "x_train" else "x_train"
+def _images(arrays: dict[str, np.ndarray], file: str | Path) -> list[torch.Tensor]:
+    """The image arrays (x_train, x_test, and x_val when given) as uint8 NCHW tensors; floats
+    in [0, 1] (judged jointly) are scaled. 2-D arrays (N, D) are feature vectors, kept as
+    float32."""
+    keys = [k for k in ("x_train", "x_test", "x_val") if k in arrays]
+    ranks = {key: arrays[key].ndim for key in keys}
+    if 0 < list(ranks.values()).count(2) < len(keys):
+        flat = next(k for k in keys if ranks[k] == 2)
+        other = next(k for k in keys if ranks[k] != 2)
         raise MaxlError(
             f"{file}: {flat} has shape {arrays[flat].shape} (feature vectors) but {other} has "
             f"shape {arrays[other].shape}; give both splits as feature vectors (N, D) or both "
             "as images"
         )
     if 2 in ranks.values():
-        return _features(arrays, file)
-    xs = [to_nchw(arrays[k], k, file) for k in ("x_train", "x_test")]
+        return _features(arrays, file, keys)
+    xs = [to_nchw(arrays[k], k, file) for k in keys]
     floats = [x for x in xs if np.issubdtype(x.dtype, np.floating)]
-    for key, x in zip(("x_train", "x_test"), xs, strict=True):
+    for key, x in zip(keys, xs, strict=True):
         if x.dtype != np.uint8 and not np.issubdtype(x.dtype, np.floating):
             raise MaxlError(
                 f"{file}: {key} has dtype {x.dtype}; images must be uint8 (0..255) or float "
@@ -127,18 +137,21 @@ def _images(arrays: dict[str, np.ndarray], file: str | Path) -> tuple[torch.Tens
         if x.dtype != np.uint8:
             x = np.clip(np.rint(x.astype(np.float64) * scale), 0, 255).astype(np.uint8)
         out.append(torch.from_numpy(np.ascontiguousarray(x)))
-    if out[0].shape[1:] != out[1].shape[1:]:
-        raise MaxlError(
-            f"{file}: x_train images are {tuple(out[0].shape[1:])} but x_test images are "
-            f"{tuple(out[1].shape[1:])} (C, H, W); give both the same shape"
-        )
-    return out[0], out[1]
+    for key, x in zip(keys[1:], out[1:], strict=True):
+        if out[0].shape[1:] != x.shape[1:]:
+            raise MaxlError(
+                f"{file}: x_train images are {tuple(out[0].shape[1:])} but {key} images are "
+                f"{tuple(x.shape[1:])} (C, H, W); give both the same shape"
+            )
+    return out
 
 
-def _features(arrays: dict[str, np.ndarray], file: str | Path) -> tuple[torch.Tensor, torch.Tensor]:
-    """x_train and x_test as float32 feature vectors [N, D] with the same D."""
+def _features(
+    arrays: dict[str, np.ndarray], file: str | Path, keys: list[str]
+) -> list[torch.Tensor]:
+    """The inputs as float32 feature vectors [N, D] with the same D."""
     out = []
-    for key in ("x_train", "x_test"):
+    for key in keys:
         x = arrays[key]
         if len(x) == 0:
             raise MaxlError(f"{file}: {key} is empty; give at least one feature vector")
@@ -147,12 +160,13 @@ def _features(arrays: dict[str, np.ndarray], file: str | Path) -> tuple[torch.Te
         if not np.isfinite(x).all():
             raise MaxlError(f"{file}: {key} contains NaN or infinity; clean the features")
         out.append(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)))
-    if out[0].shape[1] != out[1].shape[1]:
-        raise MaxlError(
-            f"{file}: x_train has {out[0].shape[1]} features but x_test has {out[1].shape[1]}; "
-            "give both the same number"
-        )
-    return out[0], out[1]
+    for key, x in zip(keys[1:], out[1:], strict=True):
+        if out[0].shape[1] != x.shape[1]:
+            raise MaxlError(
+                f"{file}: x_train has {out[0].shape[1]} features but {key} has {x.shape[1]}; "
+                "give both the same number"
+            )
+    return out
 
 
 def to_nchw(x: np.ndarray, key: str, file: str | Path) -> np.ndarray:
