@@ -97,3 +97,27 @@ def test_a_folder_without_a_model_is_one_clear_error(tmp_path):
     torch.save({"format": 1, "net": {}}, tmp_path / "checkpoint.pt")
     with pytest.raises(maxl.MaxlError, match="before runs saved their input conversion"):
         maxl.load(tmp_path)
+
+
+def test_normalised_float_images_train_and_predict_as_given(tmp_path):
+    """Images as most PyTorch pipelines hand them over, (x - 0.5) / 0.3, are kept as floats:
+    the run learns (far above chance) and the model predicts from the same floats."""
+    x, y = load_digits(return_X_y=True)
+    images = torch.tensor((x.reshape(-1, 1, 8, 8) / 16.0 - 0.5) / 0.3, dtype=torch.float32)
+    y = torch.tensor(y % 2)
+    train, test = (images[:1200], y[:1200]), (images[1200:], y[1200:])
+    result = maxl.fit(Tiny, train=train, test=test, psi=2, method="random", epochs=6,
+                      lr=0.1, momentum=0.9, analysis_size=0, progress=False,
+                      out=tmp_path / "n")  # fmt: skip
+    # the same images as floats in 0..1 take the uint8 path: digits' 17 grey levels survive
+    # it, so the network sees the same standardised inputs and learns the same (not chance)
+    unit = images * 0.3 + 0.5
+    as_bytes = maxl.fit(Tiny, train=(unit[:1200], y[:1200]), test=(unit[1200:], y[1200:]),
+                        psi=2, method="random", epochs=6, lr=0.1, momentum=0.9,
+                        analysis_size=0, progress=False, out=tmp_path / "u")  # fmt: skip
+    assert result.test_accuracy > 0.65
+    assert abs(result.test_accuracy - as_bytes.test_accuracy) < 0.02
+    predicted = result.model.predict(images[1200:])
+    assert (predicted == y[1200:]).double().mean().item() == result.test_accuracy
+    with pytest.raises(maxl.MaxlError, match="trained on float32 images"):
+        result.model.predict((images[1200:] * 0).to(torch.uint8))

@@ -54,6 +54,7 @@ def input_spec(
     """What rebuilding the network and converting raw inputs takes, for the checkpoint."""
     return {
         "features": bool(x_train.dim() == 2),
+        "dtype": str(x_train.dtype).removeprefix("torch."),  # uint8 or float32 images
         "shape": list(x_train.shape[1:]),
         "mean": mean.detach().cpu().float(),
         "std": std.detach().cpu().float(),

@@ -22,7 +22,7 @@ from torch import nn
 from maxl.build.backbones import build_backbone
 from maxl.checkpoint import USER_BACKBONE, best_path, checkpoint_path
 from maxl.data.batches import to_float
-from maxl.data.npz import to_nchw
+from maxl.data.npz import image_arrays, to_nchw
 from maxl.errors import MaxlError
 from maxl.models.multitask import MultiTaskNet
 
@@ -31,7 +31,8 @@ from maxl.models.multitask import MultiTaskNet
 class TrainedModel:
     """A trained multi-task network in eval mode and its input conversion. `predict(x)` and
     `predict_proba(x)` take inputs as `maxl.fit` took them: feature vectors [N, D], or images
-    (N,H,W), (N,H,W,C) or (N,C,H,W), uint8 or float (floats in 0..1 are scaled by 255)."""
+    (N,H,W), (N,H,W,C) or (N,C,H,W), uint8 or float, converted by the rule training used
+    (floats in 0..1 scaled to uint8, other floats kept as they are)."""
 
     net: MultiTaskNet
     spec: dict[str, Any]
@@ -59,10 +60,14 @@ class TrainedModel:
             raise MaxlError(
                 f"predict: images have dtype {array.dtype}; give uint8 (0..255) or float images"
             )
-        images = to_nchw(array, "x", "predict")
-        if images.dtype != np.uint8:
-            scale = 255.0 if float(images.max(initial=0)) <= 1.0 else 1.0
-            images = np.clip(np.rint(images.astype(np.float64) * scale), 0, 255).astype(np.uint8)
+        [images] = image_arrays([to_nchw(array, "x", "predict")], ["x"], "predict")
+        stored = self.spec.get("dtype", "uint8")
+        if str(images.dtype) != stored:
+            raise MaxlError(
+                f"predict: these images convert to {images.dtype} but the model was trained on "
+                f"{stored} images; give them as they were given to training (uint8, floats in "
+                "0..1, or floats as they are)"
+            )
         if images.shape[1:] != shape:
             raise MaxlError(
                 f"predict: images are {tuple(images.shape[1:])} (C, H, W); this model was "
@@ -96,7 +101,9 @@ def is_stored(x: Any, spec: dict[str, Any]) -> bool:
     """Is x already in the run's stored form (uint8 NCHW images or float32 features)?"""
     if not isinstance(x, torch.Tensor) or list(x.shape[1:]) != list(spec["shape"]):
         return False
-    return x.dtype == (torch.float32 if spec["features"] else torch.uint8)
+    return str(x.dtype).removeprefix("torch.") == spec.get("dtype", "uint8") or (
+        spec["features"] and x.dtype == torch.float32
+    )
 
 
 BackboneArg = nn.Module | Callable[[], nn.Module] | None

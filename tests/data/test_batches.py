@@ -54,7 +54,17 @@ def test_to_float_checks_shapes():
     with pytest.raises(MaxlError, match=r"shape \[3\]"):
         to_float(x, torch.zeros(1), torch.ones(1))
     with pytest.raises(MaxlError, match="uint8"):
-        to_float(x.float(), torch.zeros(3), torch.ones(3))
+        to_float(x.double(), torch.zeros(3), torch.ones(3))
+
+
+def test_float_images_are_standardised_with_their_own_channel_stats():
+    x = torch.randn(6, 2, 3, 3, generator=gen()) * 4 + 1
+    mean, std = channel_stats(x)
+    flat = x.double().transpose(0, 1).reshape(2, -1)
+    assert torch.allclose(mean.double(), flat.mean(1), atol=1e-6)
+    assert torch.allclose(std.double(), flat.std(1, unbiased=False), atol=1e-6)
+    expected = (x - mean.view(1, 2, 1, 1)) / std.view(1, 2, 1, 1)
+    assert torch.equal(to_float(x, mean, std), expected)
 
 
 @pytest.mark.parametrize("chunk_size", [1, 7, 4096])

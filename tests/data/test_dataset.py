@@ -36,7 +36,14 @@ def test_frozen():
 @pytest.mark.parametrize(
     "changes, words",
     [
-        ({"x_train": torch.zeros(4, 1, 2, 2)}, "train inputs must be a non-empty uint8"),
+        (
+            {"x_train": torch.zeros(4, 1, 2, 2, dtype=torch.float64)},
+            "train inputs must be a non-empty uint8",
+        ),
+        (
+            {"x_train": torch.zeros(4, 1, 2, 2)},
+            "train inputs are torch.float32 but test inputs are torch.uint8",
+        ),
         ({"x_test": torch.zeros(2, 2, 2, dtype=torch.uint8)}, "test inputs must be"),
         ({"x_test": torch.zeros(2, 3, 2, 2, dtype=torch.uint8)}, r"give both splits the same"),
         ({"labels_test": {"2": torch.tensor([0, 1])}}, "levels .* differ"),

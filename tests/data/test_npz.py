@@ -85,12 +85,27 @@ def test_float_in_unit_range_is_scaled(tmp_path):
     assert np.array_equal(ds.x_test[:, 0].numpy(), data["x_test"])
 
 
-def test_float_in_byte_range_is_rounded_and_clipped(tmp_path):
+def test_floats_outside_the_byte_rule_are_kept_as_given_never_quantised(tmp_path):
     data = arrays()
     x = np.full((6, 5, 7), 100.4, dtype=np.float64)
     x[0, 0, 0], x[0, 0, 1], x[0, 0, 2] = -3.0, 300.0, 2.5
     ds = load(save(tmp_path, **{**data, "x_train": x, "x_test": x[:4]}))
-    assert ds.x_train[0, 0, 0, :4].tolist() == [0, 255, 2, 100]
+    assert ds.x_train.dtype == torch.float32
+    assert torch.equal(ds.x_train[:, 0], torch.tensor(x, dtype=torch.float32))
+    normalised = (np.random.default_rng(0).random((6, 5, 7)) - 0.5) / 0.3  # about ±1.7
+    ds = load(save(tmp_path, **{**data, "x_train": normalised, "x_test": normalised[:4]}))
+    assert torch.equal(ds.x_test[:, 0], torch.tensor(normalised[:4], dtype=torch.float32))
+
+
+def test_whole_floats_in_byte_range_become_uint8_and_a_mix_is_refused(tmp_path):
+    data = arrays()
+    x = np.full((6, 5, 7), 100.0)
+    x[0, 0, :3] = 0.0, 255.0, 7.0
+    ds = load(save(tmp_path, **{**data, "x_train": x, "x_test": x[:4]}))
+    assert ds.x_train.dtype == torch.uint8 and ds.x_train[0, 0, 0, :4].tolist() == [0, 255, 7, 100]
+    mixed = {**data, "x_train": x - 50.5, "x_test": data["x_test"].astype(np.uint8)}
+    with pytest.raises(MaxlError, match=r"mix uint8 images and float ones outside 0\.\.1"):
+        load(save(tmp_path, **mixed))
 
 
 def test_float_scale_is_judged_over_both_splits(tmp_path):

@@ -37,9 +37,15 @@ def batch_indices(
 
 def to_float(x_uint8: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
     """(x / 255 - mean) / std as float32, with per-channel mean and std of shape [C]; float
-    feature vectors [N, D] are standardised per feature, (x - mean) / std with [D] stats."""
+    images [N, C, H, W] (kept as given) are (x - mean) / std with their own per-channel stats;
+    float feature vectors [N, D] are standardised per feature, (x - mean) / std with [D]."""
     if x_uint8.dim() == 2 and x_uint8.is_floating_point():
         return (x_uint8.float() - mean.to(x_uint8.device)) / std.to(x_uint8.device)
+    if x_uint8.dim() == 4 and x_uint8.dtype == torch.float32:
+        c = x_uint8.shape[1]
+        mean = mean.to(x_uint8.device, torch.float32).view(1, c, 1, 1)
+        std = std.to(x_uint8.device, torch.float32).view(1, c, 1, 1)
+        return (x_uint8 - mean) / std
     if x_uint8.dtype != torch.uint8 or x_uint8.dim() != 4:
         raise MaxlError(f"to_float needs uint8 [N, C, H, W], got {x_uint8.dtype} {x_uint8.shape}")
     c = x_uint8.shape[1]
@@ -62,6 +68,9 @@ def channel_stats(
     if x_uint8.dim() == 2 and x_uint8.is_floating_point() and len(x_uint8):
         values = x_uint8.double()
         return values.mean(0).float(), values.std(0, unbiased=False).clamp_min(1e-6).float()
+    if x_uint8.dim() == 4 and x_uint8.dtype == torch.float32 and len(x_uint8):
+        values = x_uint8.double().transpose(0, 1).reshape(x_uint8.shape[1], -1)
+        return values.mean(1).float(), values.std(1, unbiased=False).clamp_min(1e-6).float()
     if x_uint8.dtype != torch.uint8 or x_uint8.dim() != 4 or len(x_uint8) == 0:
         raise MaxlError(
             f"channel_stats needs a non-empty uint8 [N, C, H, W], got {x_uint8.dtype} "

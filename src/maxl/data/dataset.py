@@ -89,16 +89,21 @@ def _check_images(
     name: str, x_train: torch.Tensor, x_test: torch.Tensor, other: str = "test"
 ) -> None:
     for split, x in (("train", x_train), (other, x_test)):
-        images = x.dtype == torch.uint8 and x.dim() == 4
+        images = x.dtype in (torch.uint8, torch.float32) and x.dim() == 4
         features = x.dtype == torch.float32 and x.dim() == 2
         if not (images or features) or len(x) == 0:
             raise MaxlError(
-                f"dataset {name}: {split} inputs must be a non-empty uint8 [N, C, H, W] image "
-                f"tensor or float32 [N, D] feature vectors, got {x.dtype} {tuple(x.shape)}; "
-                "convert them before building the dataset"
+                f"dataset {name}: {split} inputs must be a non-empty uint8 or float32 "
+                f"[N, C, H, W] image tensor or float32 [N, D] feature vectors, got {x.dtype} "
+                f"{tuple(x.shape)}; convert them before building the dataset"
             )
-        if features and not torch.isfinite(x).all():
-            raise MaxlError(f"dataset {name}: {split} features hold NaN or infinity; clean them")
+        if x.dtype == torch.float32 and not torch.isfinite(x).all():
+            raise MaxlError(f"dataset {name}: {split} inputs hold NaN or infinity; clean them")
+    if x_train.dtype != x_test.dtype:
+        raise MaxlError(
+            f"dataset {name}: train inputs are {x_train.dtype} but {other} inputs are "
+            f"{x_test.dtype}; give every split the same kind"
+        )
     if x_train.shape[1:] != x_test.shape[1:]:
         raise MaxlError(
             f"dataset {name}: train images are {tuple(x_train.shape[1:])} but {other} images "

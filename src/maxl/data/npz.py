@@ -122,7 +122,6 @@ def _images(arrays: dict[str, np.ndarray], file: str | Path) -> list[torch.Tenso
     if 2 in ranks.values():
         return _features(arrays, file, keys)
     xs = [to_nchw(arrays[k], k, file) for k in keys]
-    floats = [x for x in xs if np.issubdtype(x.dtype, np.floating)]
     for key, x in zip(keys, xs, strict=True):
         if x.dtype != np.uint8 and not np.issubdtype(x.dtype, np.floating):
             raise MaxlError(
@@ -131,12 +130,7 @@ def _images(arrays: dict[str, np.ndarray], file: str | Path) -> list[torch.Tenso
             )
         if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
             raise MaxlError(f"{file}: {key} contains NaN or infinity; clean the images")
-    scale = 255.0 if floats and max(float(x.max(initial=0)) for x in floats) <= 1.0 else 1.0
-    out = []
-    for x in xs:
-        if x.dtype != np.uint8:
-            x = np.clip(np.rint(x.astype(np.float64) * scale), 0, 255).astype(np.uint8)
-        out.append(torch.from_numpy(np.ascontiguousarray(x)))
+    out = [torch.from_numpy(np.ascontiguousarray(x)) for x in image_arrays(xs, keys, file)]
     for key, x in zip(keys[1:], out[1:], strict=True):
         if out[0].shape[1:] != x.shape[1:]:
             raise MaxlError(
@@ -144,6 +138,29 @@ def _images(arrays: dict[str, np.ndarray], file: str | Path) -> list[torch.Tenso
                 f"{tuple(x.shape[1:])} (C, H, W); give both the same shape"
             )
     return out
+
+
+def image_arrays(xs: list[np.ndarray], keys: list[str], file: str | Path) -> list[np.ndarray]:
+    """The rule for float images, judged over all the splits together: floats all in 0..1 are
+    scaled to uint8 (x 255, rounded); whole numbers in 0..255 become uint8 as they are; any
+    other floats (normalised images, say) are kept as float32, never quantised."""
+    floats = [x for x in xs if np.issubdtype(x.dtype, np.floating)]
+    if not floats:
+        return xs
+    low = min(float(x.min(initial=0)) for x in floats)
+    high = max(float(x.max(initial=0)) for x in floats)
+    if low >= 0 and high <= 1:
+        scale = 255.0
+    elif low >= 0 and high <= 255 and all(np.array_equal(x, np.rint(x)) for x in floats):
+        scale = 1.0
+    elif len(floats) < len(xs):
+        raise MaxlError(
+            f"{file}: {', '.join(keys)} mix uint8 images and float ones outside 0..1; give "
+            "every split the same dtype"
+        )
+    else:
+        return [x.astype(np.float32) for x in xs]
+    return [x if x.dtype == np.uint8 else np.rint(x * scale).astype(np.uint8) for x in xs]
 
 
 def _features(

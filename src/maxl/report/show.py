@@ -268,7 +268,7 @@ def grid_section(
         log(f"image grids skipped: {error}")
         return [*lines, f"*Image grids skipped: {error}*", ""]
     names = primary_class_names(run, dataset) or []
-    images = dataset.x_train.numpy()
+    images = displayable(dataset.x_train.numpy())
     lines += [
         "One grid per primary class (by default those with the most auxiliary classes; choose "
         "with `--classes`): one row per auxiliary class of its block, with up to "
@@ -312,6 +312,15 @@ def primary_class_names(run: RunRecord, dataset: ImageDataset) -> list[str] | No
     """The names of the run's primary classes, where the dataset has them."""
     level = (run.results or {}).get("primary_level") or dataset.default_level
     return dataset.class_names.get(str(level)) or None
+
+
+def displayable(images: np.ndarray) -> np.ndarray:
+    """uint8 images as they are; float images (kept as given) stretched to 0..255 per channel."""
+    if images.dtype == np.uint8:
+        return images
+    low = images.min(axis=(0, 2, 3), keepdims=True)
+    high = images.max(axis=(0, 2, 3), keepdims=True)
+    return np.rint(255 * (images - low) / np.maximum(high - low, 1e-12)).astype(np.uint8)
 
 
 def load_run_dataset(run: RunRecord) -> ImageDataset:
