@@ -60,9 +60,10 @@ def fit(
     the multi-task trunk, the generator getting a deep copy; or a zero-argument callable that
     returns a fresh one, called once per network under the run's seed. train/test: tensors
     (x, y) or (x, y, fine), or a torch Dataset of such tuples; x images [N, C, H, W] (uint8, or
-    float: in 0..1 scaled to uint8, other floats kept as given) or feature vectors [N, D]. `fine` gives method="human" its
-    labels and ψ. val: your own validation split (x, y), scored every epoch: the run keeps
-    best.pt and `early_stop=N` can end it (instead of `val_fraction`, a seeded share of train).
+    float: in 0..1 scaled to uint8, other floats kept as given) or feature vectors [N, D].
+    `fine` gives method="human" its labels and ψ. val: your own validation split (x, y),
+    scored every epoch: the run keeps best.pt and `early_stop=N` can end it (instead of
+    `val_fraction`, a seeded share of train).
     `callbacks` (maxl.Callback) run at each epoch's end after the built-in ones.
     progress: a progress bar where output is a terminal or notebook, and a line per epoch
     (False: silent). log: where those lines go (default: print).
