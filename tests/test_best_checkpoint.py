@@ -118,3 +118,25 @@ def raise_from_main(args):
     """maxl train's error as an exception, for pytest.raises."""
 
     train_run(config_from_args(build_parser().parse_args(args)))
+
+
+def test_an_early_stopped_run_resumed_stays_stopped_and_other_patience_is_refused(tmp_path):
+    first, _ = train(tmp_path / "run", "--epochs", "40", "--early-stop", "2")
+    again, metrics_again = train(
+        tmp_path / "run", "--epochs", "40", "--early-stop", "2", "--resume"
+    )
+    assert again["epochs_trained"] == first["epochs_trained"] == len(metrics_again)
+    assert again["test_accuracy"] == first["test_accuracy"]
+    with pytest.raises(maxl.MaxlError, match="early_stop: 2 there, 3 here"):
+        args = [*BASE, "--out", str(tmp_path / "run"), "--epochs", "40", "--early-stop", "3"]
+        raise_from_main([*args, "--resume"])
+
+
+def test_a_resume_with_another_analysis_size_goes_on(tmp_path):
+    """The label-change baseline of the old sample is dropped, not compared with the new."""
+    args = ["train", "--dataset", "digits", "--method", "maxl", "--no-progress"]
+    args += ["--out", str(tmp_path / "r")]
+    assert main([*args, "--epochs", "2", "--analysis-size", "32"]) == 0
+    assert main([*args, "--epochs", "3", "--analysis-size", "16", "--resume"]) == 0
+    last = json.loads((tmp_path / "r" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert "label_change" not in last and "aux_entropy" in last

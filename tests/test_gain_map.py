@@ -159,7 +159,7 @@ def test_gap_closed_is_none_without_a_human_gain_or_a_method():
 def test_a_tiny_map_writes_one_row_per_size_and_method(tmp_path, capsys):
     out = tmp_path / "map"
     args = ["map", "--dataset", "digits", "--primary-level", "2", "--sizes", "100,200"]
-    args += ["--size-epochs", "2", "--methods", "single,random", "--seeds", "0,1"]
+    args += ["--size-epochs", "2", "--methods", "single,random,maxl", "--seeds", "0,1"]
     args += ["--analysis-size", "0", "--no-progress", "--out", str(out)]
     assert main(args) == 0
     with (out / "map.csv").open() as handle:
@@ -167,13 +167,15 @@ def test_a_tiny_map_writes_one_row_per_size_and_method(tmp_path, capsys):
     assert [(r["train_size"], r["method"]) for r in rows] == [
         ("100", "single"),
         ("100", "random"),
+        ("100", "maxl"),
         ("200", "single"),
         ("200", "random"),
+        ("200", "maxl"),
     ]
     for r in rows:
         size = int(r["train_size"])
         accuracy = {}
-        for method in ("single", "random"):
+        for method in ("single", "random", "maxl"):
             for seed in (0, 1):
                 path = out / f"size-{size}" / f"{method}-seed{seed}" / "results.json"
                 results = json.loads(path.read_text())
@@ -183,7 +185,8 @@ def test_a_tiny_map_writes_one_row_per_size_and_method(tmp_path, capsys):
         mean = statistics.fmean(accuracy[method, seed] for seed in (0, 1))
         assert float(r["mean_accuracy"]) == pytest.approx(mean, abs=1e-6)
         assert int(r["runs"]) == 2 and int(r["epochs"]) == 2
-        assert int(r["generator_steps"]) == 2 * math.ceil(size / 100)  # default batch 100
+        # the maxl run's generator steps: 2 epochs of one step per batch (default batch 100)
+        assert int(r["generator_steps"]) == 2 * math.ceil(size / 100)
         if method == "random":
             gain = statistics.fmean(accuracy["random", s] - accuracy["single", s] for s in (0, 1))
             assert float(r["mean_gain_over_single"]) == pytest.approx(gain, abs=1e-6)

@@ -121,3 +121,16 @@ def test_normalised_float_images_train_and_predict_as_given(tmp_path):
     assert (predicted == y[1200:]).double().mean().item() == result.test_accuracy
     with pytest.raises(maxl.MaxlError, match="trained on float32 images"):
         result.model.predict((images[1200:] * 0).to(torch.uint8))
+
+
+def test_predict_converts_floats_by_the_factor_training_used(tmp_path):
+    """Trained on whole-number floats 0..16 (kept unscaled as uint8), a batch whose values
+    happen to lie in 0..1 is not multiplied by 255: it is converted as training was."""
+    x, y = load_digits(return_X_y=True)
+    images = torch.tensor(x.reshape(-1, 1, 8, 8), dtype=torch.float32)  # whole numbers 0..16
+    y = torch.tensor(y % 2)
+    result = maxl.fit(Tiny, train=(images[:300], y[:300]), test=(images[300:400], y[300:400]),
+                      psi=2, method="single", epochs=1, analysis_size=0, progress=False,
+                      out=tmp_path / "w")  # fmt: skip
+    dark = (images[400:420] > 8).float()  # values 0 and 1 only
+    assert torch.equal(result.model.predict(dark), result.model.predict(dark.to(torch.uint8)))

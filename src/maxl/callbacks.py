@@ -76,6 +76,8 @@ class Analysis(Callback):
             return
         started = time.perf_counter()
         record.update(measure(state, rows))
+        if self.first is not None and len(self.first) != len(rows):
+            self.first = self.last = None  # resumed with another --analysis-size: no baseline
         if self.first is not None and self.last is not None:
             now = most_likely_classes(state, rows)
             record["label_change"] = label_change(self.last, now)

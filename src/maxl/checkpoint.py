@@ -28,7 +28,6 @@ FORMAT = 1
 # folder or device.
 MAY_DIFFER = (
     "epochs",
-    "early_stop",
     "eval_every",
     "analysis_size",
     "device",
@@ -50,9 +49,12 @@ def input_spec(
     num_primary: int,
     num_aux: int,
     backbone: str,
+    float_scale: float | None = None,
 ) -> dict[str, Any]:
-    """What rebuilding the network and converting raw inputs takes, for the checkpoint."""
+    """What rebuilding the network and converting raw inputs takes, for the checkpoint
+    (`float_scale`: the factor that made float training images uint8, None if none did)."""
     return {
+        "float_scale": float_scale,
         "features": bool(x_train.dim() == 2),
         "dtype": str(x_train.dtype).removeprefix("torch."),  # uint8 or float32 images
         "shape": list(x_train.shape[1:]),

@@ -26,6 +26,7 @@ from maxl.config import (
 )
 from maxl.errors import MaxlError
 from maxl.hypergrad import HYPERGRADIENT_METHODS
+from maxl.jobs import show_one_line
 
 
 class Parser(argparse.ArgumentParser):
@@ -457,11 +458,6 @@ def run_bench_command(args: argparse.Namespace) -> None:
     bench = BenchConfig(**{k: v for k, v in vars(args).items() if k in fields})
     results = run_bench(bench)
     print(json.dumps(results, indent=2) if args.json else format_table(bench, results))
-
-
-def show_one_line(message: Warning | str, *_: Any, **__: Any) -> None:
-    """A warning as one line on stderr, like the errors: `maxl: warning: ...`."""
-    print(f"maxl: warning: {message}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from maxl.build import METHOD_NAMES
 from maxl.config import TrainConfig, convert_value
 from maxl.errors import MaxlError
 
-TUNED_METHODS = ("single", "random", "kmeans", "human", "maxl")
-TUNING_KEYS = tuple(f"tune_{method}" for method in TUNED_METHODS)
+TUNING_KEYS = tuple(f"tune_{method}" for method in METHOD_NAMES)
 COMPARE_KEYS = ("methods", "seeds", "jobs", "threads", "map", *TUNING_KEYS)
 
 

@@ -42,7 +42,7 @@ from maxl.interrupt import Interrupted, StepBoundaryInterrupts
 from maxl.losses import focal_loss
 from maxl.methods.base import AuxiliaryLabels
 from maxl.models.multitask import MultiTaskNet
-from maxl.records import write_atomic, write_json_atomic, write_jsonl_atomic
+from maxl.records import write_json_atomic, write_jsonl_atomic
 from maxl.step import NonFiniteLoss, precision_context, prepare_batch, train_step
 from maxl.task import Task
 
@@ -376,6 +376,7 @@ class TrainingLoop:
         self.earlier_time_s = 0.0  # wall time of the runs this one resumes
         self.checkpointed = False  # does OUT hold a checkpoint of this run?
         self.best: dict[str, Any] | None = None  # epoch and val_accuracy of the best epoch
+        self.best_net: dict[str, torch.Tensor] | None = None  # its weights, once seen here
 
     @property
     def path(self) -> Path:
@@ -417,42 +418,40 @@ class TrainingLoop:
             and (epoch - self.best["epoch"] >= patience)
         )
 
-    def keep_best(self) -> None:
-        """Copy the checkpoint just written to best.pt (atomically)."""
-        if self.writes:
-            data = self.path.read_bytes()
-            write_atomic(best_path(self.out), lambda handle: handle.write(data))
-
-    def save(self) -> None:
-        """Write the metrics so far and the checkpoint. The first save of a fresh run first
-        removes the results.json and callback outputs (the label table) of the run it
-        replaces, so the folder never pairs them."""
+    def save(self, best: bool = False) -> None:
+        """Write the metrics so far and the checkpoint (with `best`, first as best.pt too: a
+        run killed between the two leaves a best.pt no older than the checkpoint's best). The
+        first save of a fresh run first removes the results.json, best.pt and callback outputs
+        (the label table) of the run it replaces, so the folder never pairs them."""
         if self.writes:
             if not self.checkpointed:
                 for name in ("results.json", BEST_NAME, *self.outputs()):
                     (self.out / name).unlink(missing_ok=True)
             write_jsonl_atomic(self.out / "metrics.jsonl", self.records)
-            save_checkpoint(
-                self.path,
-                {
-                    **run_state(self.run),
-                    "config": fingerprint(self.run.config),
-                    "inputs": input_spec(
-                        self.run.x_train,
-                        self.run.mean,
-                        self.run.std,
-                        self.run.task.num_primary,
-                        self.run.hierarchy.num_aux,
-                        self.run.backbone_name,
-                    ),
-                    "epoch": self.epoch,
-                    "progress": None if self.progress is None else self.progress.to_state(),
-                    "metrics": self.records,
-                    "callbacks": [callback.state_dict() for callback in self.callbacks],
-                    "best": self.best,
-                    "wall_time_s": self.earlier_time_s + time.perf_counter() - self.started,
-                },
-            )
+            state = {
+                **run_state(self.run),
+                "config": fingerprint(self.run.config),
+                "inputs": input_spec(
+                    self.run.x_train,
+                    self.run.mean,
+                    self.run.std,
+                    self.run.task.num_primary,
+                    self.run.hierarchy.num_aux,
+                    self.run.backbone_name,
+                    self.run.task.dataset.float_scale,
+                ),
+                "epoch": self.epoch,
+                "progress": None if self.progress is None else self.progress.to_state(),
+                "metrics": self.records,
+                "callbacks": [callback.state_dict() for callback in self.callbacks],
+                "best": self.best,
+                "wall_time_s": self.earlier_time_s + time.perf_counter() - self.started,
+            }
+            if best:
+                save_checkpoint(best_path(self.out), state)
+            save_checkpoint(self.path, state)
+        if best:  # every rank keeps the best weights, for best_test_accuracy at the end
+            self.best_net = {k: v.detach().clone() for k, v in self.run.net.state_dict().items()}
         self.checkpointed = True
 
     def train(self, interrupts: StepBoundaryInterrupts) -> dict[str, Any]:
@@ -460,7 +459,7 @@ class TrainingLoop:
         if self.epoch == 0 and self.progress is None:
             for callback in self.callbacks:
                 callback.on_fit_start(run)
-        while self.epoch < config.epochs:
+        while self.epoch < config.epochs and not self.stops_early(self.epoch):
             epoch = self.epoch + 1
             epoch_start = time.perf_counter()
             lr = run.optimizer.param_groups[0]["lr"]
@@ -492,9 +491,7 @@ class TrainingLoop:
             record["epoch_time_s"] = time.perf_counter() - epoch_start
             self.epoch = epoch
             self.records.append(record)
-            self.save()
-            if best:
-                self.keep_best()
+            self.save(best)
             if self.writes:
                 for callback in self.callbacks:
                     callback.on_epoch_saved(run, record)
@@ -522,9 +519,13 @@ class TrainingLoop:
         tested = self.records[epoch - 1].get("test_accuracy")
         if tested is None:
             run = self.run
+            best_net = self.best_net
+            if best_net is None:  # resumed after the best epoch: every rank reads best.pt
+                best_net = torch.load(best_path(self.out), map_location="cpu", weights_only=True)[
+                    "net"
+                ]
             current = {k: v.clone() for k, v in run.net.state_dict().items()}
-            saved = torch.load(best_path(self.out), map_location="cpu", weights_only=True)
-            run.net.load_state_dict(saved["net"])
+            run.net.load_state_dict(best_net)
             tested = evaluate(run)["test_accuracy"]
             run.net.load_state_dict(current)
         return {

@@ -11,13 +11,14 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import json
 import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from maxl.compare import run_compare
+from maxl.compare import optional, run_compare
 from maxl.config import TrainConfig
 from maxl.config_file import MapPlan
 from maxl.jobs import Log, TrainFn
@@ -70,6 +71,15 @@ def generator_steps(config: TrainConfig, size: int) -> int:
     return config.epochs * math.ceil(batches / config.meta_every)
 
 
+def generator_steps_run(folder: Path, seed: int) -> int:
+    """generator_steps of the maxl run the comparison in `folder` made (with its own tuned
+    settings and its training rows), read from its results.json."""
+    results = json.loads((folder / f"maxl-seed{seed}" / "results.json").read_text())
+    names = ("batch_size", "epochs", "meta_every", "schedule", "meta_data")
+    ran = TrainConfig(**{name: results["config"][name] for name in names})
+    return generator_steps(ran, int(results["num_train"]))
+
+
 def run_map(
     base: TrainConfig,
     plan: MapPlan,
@@ -102,7 +112,8 @@ def run_map(
             jobs=jobs,
             threads=threads,
         )
-        rows.append(MapRow(size, epochs, generator_steps(config, size), summaries))
+        steps = generator_steps_run(out / f"size-{size}", seeds[0]) if "maxl" in methods else 0
+        rows.append(MapRow(size, epochs, steps, summaries))
         write_map(out, base, rows)
     return rows
 
@@ -198,7 +209,3 @@ def write_map(out: Path, base: TrainConfig, rows: Sequence[MapRow]) -> None:
     )
     write_atomic(out / "map.md", lambda handle: handle.write(text.encode()))
     map_figure(rows, out / "map.png", title=f"{base.dataset}{level}")
-
-
-def optional(value: float | None) -> str:
-    return "" if value is None else f"{value:.6f}"

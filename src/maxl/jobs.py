@@ -7,9 +7,12 @@ so a tuning grid can score it and go on."""
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+import sys
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -62,13 +65,17 @@ class RunPool:
         context = multiprocessing.get_context("spawn")  # no fork of a process that ran torch
         workers = min(self.jobs, len(configs))
         with ProcessPoolExecutor(
-            workers, context, initializer=set_threads, initargs=(threads,)
+            workers, context, initializer=start_worker, initargs=(threads,)
         ) as pool:
             futures = [
                 pool.submit(train_one, self.train_fn, config, PrefixedLog(run_name(config)))
                 for config in configs
             ]
-            return [future.result() for future in futures]
+            try:
+                return [future.result() for future in futures]
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)  # no queued run starts
+                raise
 
 
 def train_one(train_fn: TrainFn, config: TrainConfig, log: Log) -> Outcome:
@@ -95,20 +102,25 @@ class PrefixedLog:
         print(f"[{self.prefix}] {line}", flush=True)
 
 
-def set_threads(threads: int | None) -> None:
+def start_worker(threads: int | None) -> None:
+    """A worker process: its thread count, and warnings as one line (as the CLI shows them)."""
     if threads is not None:
         torch.set_num_threads(threads)
+    warnings.showwarning = show_one_line
 
 
-class thread_count:
+def show_one_line(message: Warning | str, *_: Any, **__: Any) -> None:
+    """A warning as one line on stderr, like the errors: `maxl: warning: ...`."""
+    print(f"maxl: warning: {message}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def thread_count(threads: int | None) -> Iterator[None]:
     """torch's intra-op thread count set to `threads` for the duration (None: unchanged)."""
-
-    def __init__(self, threads: int | None) -> None:
-        self.threads = threads
-        self.before = torch.get_num_threads()
-
-    def __enter__(self) -> None:
-        set_threads(self.threads)
-
-    def __exit__(self, *_: object) -> None:
-        torch.set_num_threads(self.before)
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -22,7 +22,7 @@ from torch import nn
 from maxl.build.backbones import build_backbone
 from maxl.checkpoint import USER_BACKBONE, best_path, checkpoint_path
 from maxl.data.batches import to_float
-from maxl.data.npz import image_arrays, to_nchw
+from maxl.data.npz import as_bytes, image_arrays, to_nchw
 from maxl.errors import MaxlError
 from maxl.models.multitask import MultiTaskNet
 
@@ -60,8 +60,13 @@ class TrainedModel:
             raise MaxlError(
                 f"predict: images have dtype {array.dtype}; give uint8 (0..255) or float images"
             )
-        [images] = image_arrays([to_nchw(array, "x", "predict")], ["x"], "predict")
+        images = to_nchw(array, "x", "predict")
         stored = self.spec.get("dtype", "uint8")
+        scale = self.spec.get("float_scale")
+        if images.dtype != np.uint8 and stored == "uint8" and scale is not None:
+            images = as_bytes(images, scale)  # the factor training used, not judged again
+        else:
+            [images], _ = image_arrays([images], ["x"], "predict")
         if str(images.dtype) != stored:
             raise MaxlError(
                 f"predict: these images convert to {images.dtype} but the model was trained on "

@@ -26,6 +26,7 @@ class ImageDataset:
     class_names: dict[str, list[str]]  # level -> names (may be empty for user data)
     x_val: torch.Tensor | None = None  # the user's own validation inputs, like x_train
     y_val: torch.Tensor | None = None  # their labels at the default level, int64 [V]
+    float_scale: float | None = None  # the factor that made float images uint8 (None: none did)
 
     def __post_init__(self) -> None:
         _check_images(self.name, self.x_train, self.x_test)

@@ -30,7 +30,7 @@ def dataset_from_arrays(
     """An ImageDataset from x_train, y_train, x_test, y_test (+ fine_train, fine_test) arrays,
     as an .npz holds them (also what maxl.fit makes of tensors); `where` names them in errors."""
     file = where
-    images = _images(arrays, file)
+    images, float_scale = _images(arrays, file)
     x_val, y_val = None, None
     if "x_val" in arrays:
         x_val = images[2]
@@ -68,6 +68,7 @@ def dataset_from_arrays(
         class_names={},
         x_val=x_val,
         y_val=y_val,
+        float_scale=float_scale,
     )
 
 
@@ -105,10 +106,12 @@ def _read(file: Path) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _images(arrays: dict[str, np.ndarray], file: str | Path) -> list[torch.Tensor]:
+def _images(
+    arrays: dict[str, np.ndarray], file: str | Path
+) -> tuple[list[torch.Tensor], float | None]:
     """The image arrays (x_train, x_test, and x_val when given) as uint8 NCHW tensors; floats
     in [0, 1] (judged jointly) are scaled. 2-D arrays (N, D) are feature vectors, kept as
-    float32."""
+    float32. Also the factor that made float images uint8 (see image_arrays)."""
     keys = [k for k in ("x_train", "x_test", "x_val") if k in arrays]
     ranks = {key: arrays[key].ndim for key in keys}
     if 0 < list(ranks.values()).count(2) < len(keys):
@@ -120,7 +123,7 @@ def _images(arrays: dict[str, np.ndarray], file: str | Path) -> list[torch.Tenso
             "as images"
         )
     if 2 in ranks.values():
-        return _features(arrays, file, keys)
+        return _features(arrays, file, keys), None
     xs = [to_nchw(arrays[k], k, file) for k in keys]
     for key, x in zip(keys, xs, strict=True):
         if x.dtype != np.uint8 and not np.issubdtype(x.dtype, np.floating):
@@ -130,23 +133,27 @@ def _images(arrays: dict[str, np.ndarray], file: str | Path) -> list[torch.Tenso
             )
         if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
             raise MaxlError(f"{file}: {key} contains NaN or infinity; clean the images")
-    out = [torch.from_numpy(np.ascontiguousarray(x)) for x in image_arrays(xs, keys, file)]
+    converted, scale = image_arrays(xs, keys, file)
+    out = [torch.from_numpy(np.ascontiguousarray(x)) for x in converted]
     for key, x in zip(keys[1:], out[1:], strict=True):
         if out[0].shape[1:] != x.shape[1:]:
             raise MaxlError(
                 f"{file}: x_train images are {tuple(out[0].shape[1:])} but {key} images are "
                 f"{tuple(x.shape[1:])} (C, H, W); give both the same shape"
             )
-    return out
+    return out, scale
 
 
-def image_arrays(xs: list[np.ndarray], keys: list[str], file: str | Path) -> list[np.ndarray]:
+def image_arrays(
+    xs: list[np.ndarray], keys: list[str], file: str | Path
+) -> tuple[list[np.ndarray], float | None]:
     """The rule for float images, judged over all the splits together: floats all in 0..1 are
     scaled to uint8 (x 255, rounded); whole numbers in 0..255 become uint8 as they are; any
-    other floats (normalised images, say) are kept as float32, never quantised."""
+    other floats (normalised images, say) are kept as float32, never quantised. Also returns
+    the factor that made floats uint8 (None when no float became uint8)."""
     floats = [x for x in xs if np.issubdtype(x.dtype, np.floating)]
     if not floats:
-        return xs
+        return xs, None
     low = min(float(x.min(initial=0)) for x in floats)
     high = max(float(x.max(initial=0)) for x in floats)
     if low >= 0 and high <= 1:
@@ -159,8 +166,13 @@ def image_arrays(xs: list[np.ndarray], keys: list[str], file: str | Path) -> lis
             "every split the same dtype"
         )
     else:
-        return [x.astype(np.float32) for x in xs]
-    return [x if x.dtype == np.uint8 else np.rint(x * scale).astype(np.uint8) for x in xs]
+        return [x.astype(np.float32) for x in xs], None
+    return [as_bytes(x, scale) for x in xs], scale
+
+
+def as_bytes(x: np.ndarray, scale: float) -> np.ndarray:
+    """uint8 images as they are; float ones times `scale`, rounded in float64."""
+    return x if x.dtype == np.uint8 else np.rint(x.astype(np.float64) * scale).astype(np.uint8)
 
 
 def _features(
