@@ -150,7 +150,6 @@ def map_figure(rows: Sequence[Any], path: Path, title: str) -> None:
             capsize=3,
             color=METHOD_COLOURS["single"],
         )
-    left.set_xscale("log")
     left.set_xlabel("training images")
     left.set_ylabel("tuned single: primary test accuracy (%)")
     left.set_title(f"{title}: single, tuned at every size")
@@ -171,7 +170,11 @@ def map_figure(rows: Sequence[Any], path: Path, title: str) -> None:
             label=method,
             color=METHOD_COLOURS.get(method, "#1f77b4"),
         )
-    right.set_xscale("log")
+    for ax in (left, right):  # the sizes themselves as ticks, with room around them
+        ax.set_xscale("log")
+        ax.set_xticks(sizes, [str(size) for size in sizes])
+        ax.minorticks_off()
+        ax.set_xlim(min(sizes) / 1.3, max(sizes) * 1.3)
     right.set_xlabel("training images")
     right.set_ylabel("gain over tuned single (points, paired by seed)")
     right.set_title("auxiliary labels: gain over single")
