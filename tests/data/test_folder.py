@@ -435,3 +435,26 @@ def test_bad_path_or_size_is_refused(tmp_path):
     write_tree(root, CLASSES)
     for size in (0, -3, 2.5, True):
         assert "--image-size must be a positive whole number" in error(root, image_size=size)
+
+
+def test_a_val_folder_is_the_users_own_validation_split(tmp_path, monkeypatch):
+    root = tmp_path / "tree"
+    write_tree(root, FINES)
+    rng = np.random.default_rng(5)
+    val = {("animal", "cat"): 2, ("vehicle", "bus"): 1}  # a subset of train's folders
+    expected_x, expected_y = [], []
+    for group in sorted(val):
+        for k in range(val[group]):
+            pixels = rng.integers(0, 256, (6, 5, 3), dtype=np.uint8)
+            save(root / "val" / Path(*group) / f"v{k}.png", pixels)
+            expected_x.append(pixels.transpose(2, 0, 1))
+            expected_y.append(["animal", "vehicle"].index(group[0]))
+    ds = load_folder(root)
+    assert np.array_equal(ds.x_val.numpy(), np.stack(expected_x))
+    assert ds.y_val.tolist() == expected_y == [0, 0, 1]
+    forbid_opens(monkeypatch)  # the validation images are cached with the rest
+    again = load_folder(root)
+    assert torch.equal(again.x_val, ds.x_val) and torch.equal(again.y_val, ds.y_val)
+    save(root / "val" / "plant" / "tree" / "v0.png", np.zeros((6, 5, 3), dtype=np.uint8))
+    with pytest.raises(MaxlError, match="has no counterpart in"):
+        load_folder(root)

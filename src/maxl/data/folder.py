@@ -1,5 +1,7 @@
 """User images as a folder tree: PATH/{train,test}/CLASS/*.png|jpg, or one level deeper,
-PATH/{train,test}/CLASS/FINE/*.png|jpg, which adds human fine labels (and so ψ).
+PATH/{train,test}/CLASS/FINE/*.png|jpg, which adds human fine labels (and so ψ). An optional
+PATH/val/ laid out the same way (with class folders that train/ has) is the user's own
+validation split.
 
 Every image is decoded once with Pillow, made RGB if any image in the tree has colour (else
 greyscale), resized (stretched) to one size and kept as uint8. The result is cached under
@@ -34,7 +36,10 @@ SPLITS = ("train", "test")
 EXTENSIONS = (".png", ".jpg", ".jpeg")
 RESAMPLE = Image.Resampling.BILINEAR  # the filter used to bring images to one size
 CACHE_FORMAT = 1  # bump when decoding changes, so old caches are not reused
-_LAYOUT = "the layout is PATH/train/CLASS/*.png and PATH/test/CLASS/*.png (or CLASS/FINE/*.png)"
+_LAYOUT = (
+    "the layout is PATH/train/CLASS/*.png and PATH/test/CLASS/*.png (or CLASS/FINE/*.png), "
+    "and optionally PATH/val/CLASS/*.png"
+)
 _UNREADABLE = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
 
 
@@ -116,7 +121,8 @@ def _scan(root: Path) -> _Tree:
     """List the tree, checking that both splits have the same folders, all at one depth."""
     depth: dict[Path, int] = {}  # class folder -> 1 (images) or 2 (fine folders)
     found: dict[str, dict[tuple[str, ...], list[Path]]] = {}  # split -> folders -> images
-    for split in SPLITS:
+    splits = (*SPLITS, "val") if (root / "val").is_dir() else SPLITS
+    for split in splits:
         top = root / split
         if not top.is_dir():
             raise MaxlError(f"{top} does not exist; {_LAYOUT}")
@@ -153,6 +159,12 @@ def _scan(root: Path) -> _Tree:
             "one depth: give every class FINE sub-folders, or none"
         )
     _check_same_folders(root, found)
+    unknown = sorted(set(found.get("val", {})) - set(found["train"]))
+    if unknown:
+        raise MaxlError(
+            f"{root / 'val' / '/'.join(unknown[0])} has no counterpart in {root / 'train'}; "
+            "give val/ only class folders that train/ has"
+        )
     groups = sorted(found["train"])
     classes = sorted({g[0] for g in groups})
     if len(classes) < 2:
@@ -168,7 +180,7 @@ def _scan(root: Path) -> _Tree:
     return _Tree(
         classes=classes,
         fines=[(g[0], g[1]) for g in groups] if len(groups[0]) == 2 else [],
-        files={s: [(f, g) for g in sorted(found[s]) for f in found[s][g]] for s in SPLITS},
+        files={s: [(f, g) for g in sorted(found[s]) for f in found[s][g]] for s in found},
     )
 
 
@@ -186,7 +198,7 @@ def _check_same_folders(root: Path, found: dict[str, dict[tuple[str, ...], list[
 def _stats(root: Path, tree: _Tree) -> list[tuple[str, int, int]]:
     """(relative path, size, mtime in ns) of every image: what the cache is valid for."""
     stats = []
-    for split in SPLITS:
+    for split in tree.files:
         for file, _ in tree.files[split]:
             try:
                 st = file.stat()
@@ -222,7 +234,7 @@ def _read_cache(cache: Path, key: str) -> dict[str, torch.Tensor] | None:
         or not all(isinstance(saved.get(k), torch.Tensor) for k in names)
     ):
         return None
-    return {k: saved[k] for k in names}
+    return {k: v for k, v in saved.items() if k != "key" and isinstance(v, torch.Tensor)}
 
 
 def _write_cache(cache: Path, key: str, arrays: dict[str, torch.Tensor]) -> None:
@@ -244,7 +256,7 @@ def _decode_tree(root: Path, tree: _Tree, image_size: int | None) -> dict[str, t
     size = None if image_size is None else (image_size, image_size)
     first: Path | None = None
     decoded: dict[str, list[np.ndarray]] = {}
-    for split in SPLITS:
+    for split in tree.files:
         decoded[split] = []
         for file, _ in tree.files[split]:
             image = _decode(file)
@@ -258,9 +270,9 @@ def _decode_tree(root: Path, tree: _Tree, image_size: int | None) -> dict[str, t
             if image.size != size:
                 image = image.resize(size, RESAMPLE)
             decoded[split].append(np.asarray(image))
-    colour = any(a.ndim == 3 and not _grey(a) for s in SPLITS for a in decoded[s])
+    colour = any(a.ndim == 3 and not _grey(a) for s in decoded for a in decoded[s])
     out: dict[str, torch.Tensor] = {}
-    for split in SPLITS:
+    for split in decoded:
         images = [_to_mode(a, colour) for a in decoded[split]]
         out[f"x_{split}"] = torch.from_numpy(np.ascontiguousarray(np.stack(images)))
         groups = [group_index[g] for _, g in tree.files[split]]
@@ -324,4 +336,6 @@ def _dataset(name: str, tree: _Tree, arrays: dict[str, torch.Tensor]) -> ImageDa
         default_level=str(num_primary),
         flip=False,
         class_names=class_names,
+        x_val=arrays.get("x_val"),
+        y_val=parent[arrays["fine_val"]] if "fine_val" in arrays else None,
     )
