@@ -279,25 +279,10 @@ def run_compare_command(args: argparse.Namespace) -> None:
     from maxl.compare import default_compare_dir, format_table, run_compare
     from maxl.tuning import tuning_table
 
-    settings = compare_settings(args)
-    methods = settings.pop("methods", list(METHOD_NAMES))
-    seeds = settings.pop("seeds", [0, 1, 2])
-    tuning = settings.pop("tune_single", None)
-    method_tunings = pop_method_tunings(settings)
-    jobs, threads = settings.pop("jobs", 1), settings.pop("threads", None)
-    settings.pop("map", None)
-    base = TrainConfig(**settings)
-    out = base.out or default_compare_dir(base)
+    plan = Comparison.from_args(args)
+    out = plan.base.out or default_compare_dir(plan.base)
     summaries, notes, tuned = run_compare(
-        base,
-        methods,
-        seeds,
-        out,
-        log=print,
-        tuning=tuning,
-        method_tunings=method_tunings,
-        jobs=jobs,
-        threads=threads,
+        plan.base, plan.methods, plan.seeds, out, log=print, **plan.options()
     )
     print()
     if tuned is not None:
@@ -338,13 +323,8 @@ def run_map_command(args: argparse.Namespace) -> None:
     from maxl.config_file import MapPlan, parse_map
     from maxl.gain_map import map_table, run_map
 
-    settings = compare_settings(args)
-    methods = settings.pop("methods", list(METHOD_NAMES))
-    seeds = settings.pop("seeds", [0, 1, 2])
-    tuning = settings.pop("tune_single", None)
-    method_tunings = pop_method_tunings(settings)
-    jobs, threads = settings.pop("jobs", 1), settings.pop("threads", None)
-    plan: MapPlan | None = settings.pop("map", None)
+    comparison = Comparison.from_args(args)
+    plan: MapPlan | None = comparison.sizes
     if args.sizes is not None:
         epochs = args.size_epochs or (list(plan.epochs) if plan else [])
         plan = parse_map({"train_size": args.sizes, "epochs": epochs}, "--sizes")
@@ -355,19 +335,10 @@ def run_map_command(args: argparse.Namespace) -> None:
             "maxl map needs training-set sizes: give --sizes 250,500,1000 or a --config file "
             "with map: {train_size: [...], epochs: [...]}"
         )
-    base = TrainConfig(**settings)
+    base = comparison.base
     out = base.out or Path("runs") / "map"
     rows = run_map(
-        base,
-        plan,
-        methods,
-        seeds,
-        out,
-        log=print,
-        tuning=tuning,
-        method_tunings=method_tunings,
-        jobs=jobs,
-        threads=threads,
+        base, plan, comparison.methods, comparison.seeds, out, log=print, **comparison.options()
     )
     print()
     print(map_table(rows))
@@ -388,16 +359,47 @@ def compare_settings(args: argparse.Namespace) -> dict[str, Any]:
     return settings
 
 
-def pop_method_tunings(settings: dict[str, Any]) -> dict[str, Any]:
-    """The tune_METHOD grids (other than single's) taken out of `settings`."""
-    from maxl.config_file import TUNING_KEYS
+@dataclasses.dataclass(frozen=True)
+class Comparison:
+    """What `maxl compare` and `maxl map` were asked for: the base settings, the methods and
+    seeds, the tunings, the jobs and the map's sizes (a --config file's, overridden by the
+    command line's options)."""
 
-    tunings = {}
-    for key in TUNING_KEYS:
-        grid = settings.pop(key, None) if key != "tune_single" else None
-        if grid is not None:
-            tunings[key.removeprefix("tune_")] = grid
-    return tunings
+    base: TrainConfig
+    methods: list[str]
+    seeds: list[int]
+    tuning: Any  # tuning.Tuning of single, or None
+    method_tunings: dict[str, Any]  # method -> tuning.Tuning
+    jobs: int
+    threads: int | None
+    sizes: Any  # config_file.MapPlan, or None
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> Comparison:
+        from maxl.config_file import TUNING_KEYS
+
+        settings = compare_settings(args)
+        tunings = {key.removeprefix("tune_"): settings.pop(key, None) for key in TUNING_KEYS}
+        single = tunings.pop("single")
+        return cls(
+            methods=settings.pop("methods", list(METHOD_NAMES)),
+            seeds=settings.pop("seeds", [0, 1, 2]),
+            tuning=single,
+            method_tunings={m: grid for m, grid in tunings.items() if grid is not None},
+            jobs=settings.pop("jobs", 1),
+            threads=settings.pop("threads", None),
+            sizes=settings.pop("map", None),
+            base=TrainConfig(**settings),
+        )
+
+    def options(self) -> dict[str, Any]:
+        """The keywords run_compare and run_map share."""
+        return {
+            "tuning": self.tuning,
+            "method_tunings": self.method_tunings,
+            "jobs": self.jobs,
+            "threads": self.threads,
+        }
 
 
 def run_sweep_command(args: argparse.Namespace) -> None:
