@@ -122,6 +122,7 @@ def raise_from_main(args):
 
 def test_an_early_stopped_run_resumed_stays_stopped_and_other_patience_is_refused(tmp_path):
     first, _ = train(tmp_path / "run", "--epochs", "40", "--early-stop", "2")
+    assert first["epochs_trained"] < 40  # it did stop early
     again, metrics_again = train(
         tmp_path / "run", "--epochs", "40", "--early-stop", "2", "--resume"
     )
@@ -139,4 +140,7 @@ def test_a_resume_with_another_analysis_size_goes_on(tmp_path):
     assert main([*args, "--epochs", "2", "--analysis-size", "32"]) == 0
     assert main([*args, "--epochs", "3", "--analysis-size", "16", "--resume"]) == 0
     last = json.loads((tmp_path / "r" / "metrics.jsonl").read_text().splitlines()[-1])
-    assert "label_change" not in last and "aux_entropy" in last
+    assert "label_change" not in last and "aux_entropy" in last  # a new sample: no baseline
+    assert main([*args, "--epochs", "4", "--analysis-size", "16", "--resume"]) == 0
+    last = json.loads((tmp_path / "r" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert "label_change" in last and "label_change_from_start" not in last

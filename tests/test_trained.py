@@ -119,7 +119,7 @@ def test_normalised_float_images_train_and_predict_as_given(tmp_path):
     assert abs(result.test_accuracy - as_bytes.test_accuracy) < 0.02
     predicted = result.model.predict(images[1200:])
     assert (predicted == y[1200:]).double().mean().item() == result.test_accuracy
-    with pytest.raises(maxl.MaxlError, match="trained on float32 images"):
+    with pytest.raises(maxl.MaxlError, match="uint8 but the model was trained on float images"):
         result.model.predict((images[1200:] * 0).to(torch.uint8))
 
 
@@ -133,4 +133,26 @@ def test_predict_converts_floats_by_the_factor_training_used(tmp_path):
                       psi=2, method="single", epochs=1, analysis_size=0, progress=False,
                       out=tmp_path / "w")  # fmt: skip
     dark = (images[400:420] > 8).float()  # values 0 and 1 only
-    assert torch.equal(result.model.predict(dark), result.model.predict(dark.to(torch.uint8)))
+    assert torch.equal(result.model.inputs(dark), dark.to(torch.uint8))  # not times 255
+    assert torch.equal(result.model.inputs(images[:5]), images[:5].to(torch.uint8))
+    with pytest.raises(maxl.MaxlError, match=r"trained on whole numbers in 0\.\.255"):
+        result.model.predict(images[:5] + 0.5)
+    unit = maxl.fit(Tiny, train=(images[:300] / 16, y[:300]), test=(images[300:400] / 16,
+                    y[300:400]), psi=2, method="single", epochs=1, analysis_size=0,
+                    progress=False, out=tmp_path / "unit")  # fmt: skip
+    assert torch.equal(unit.model.inputs(dark), (dark * 255).to(torch.uint8))  # factor 255
+    with pytest.raises(maxl.MaxlError, match=r"trained on floats in 0\.\.1"):
+        unit.model.predict(images[:5] * 10)  # 0..160: not the training's 0..1 floats
+
+
+def test_loading_twice_with_one_backbone_object_gives_two_models(tmp_path):
+    x, y = load_digits(return_X_y=True)
+    images = torch.tensor(x.reshape(-1, 1, 8, 8) / 16.0, dtype=torch.float32)
+    y = torch.tensor(y % 2)
+    maxl.fit(Tiny, train=(images[:200], y[:200]), test=(images[200:300], y[200:300]),
+             val=(images[300:400], y[300:400]), psi=2, method="single", epochs=3,
+             analysis_size=0, progress=False, out=tmp_path / "r")  # fmt: skip
+    shared = Tiny()
+    last = maxl.load(tmp_path / "r", backbone=shared)
+    best = maxl.load(tmp_path / "r", backbone=shared, which="best")
+    assert last.net.backbone is not best.net.backbone is not shared

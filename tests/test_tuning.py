@@ -187,3 +187,20 @@ def test_runs_too_short_for_a_late_rise_show_a_dash_not_nan():
     point = TuningPoint({"lr": 0.1}, {0: 0.5}, [0.4, 0.5])  # two epochs: no late rise
     table = tuning_table(TuningResult([point], 0.1))
     assert "nan" not in table and "| 50.00 ± 0.00 | — | 1 | **chosen** |" in table
+
+
+def test_a_dataset_with_its_own_validation_split_is_tuned_on_it(tmp_path):
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    images = (x.reshape(-1, 8, 8) * 16).clip(0, 255).astype(np.uint8)
+    np.savez(tmp_path / "d.npz", x_train=images[:300], y_train=y[:300] % 2,
+             x_val=images[300:360], y_val=y[300:360] % 2, x_test=images[1500:],
+             y_test=y[1500:] % 2)  # fmt: skip
+    out = tmp_path / "cmp"
+    args = ["compare", "--dataset", f"npz:{tmp_path / 'd.npz'}", "--methods", "single"]
+    args += ["--seeds", "0", "--epochs", "1", "--tune-single", "lr=0.05,0.2", "--no-progress"]
+    assert main([*args, "--analysis-size", "0", "--out", str(out)]) == 0
+    tuned = json.loads((out / "tune" / "lr-0.05" / "single-seed0" / "results.json").read_text())
+    assert tuned["num_train"] == 300 and tuned["num_val"] == 60  # the file's own split
+    assert "the dataset's own validation split" in (out / "summary.md").read_text()

@@ -76,12 +76,15 @@ class Analysis(Callback):
             return
         started = time.perf_counter()
         record.update(measure(state, rows))
-        if self.first is not None and len(self.first) != len(rows):
-            self.first = self.last = None  # resumed with another --analysis-size: no baseline
-        if self.first is not None and self.last is not None:
+        if self.last is not None and len(self.last) != len(rows):
+            # resumed with another --analysis-size: no untrained baseline for this sample,
+            # and the epoch-to-epoch change starts again from this epoch
+            self.first, self.last = None, most_likely_classes(state, rows)
+        elif self.last is not None:
             now = most_likely_classes(state, rows)
             record["label_change"] = label_change(self.last, now)
-            record["label_change_from_start"] = label_change(self.first, now)
+            if self.first is not None:
+                record["label_change_from_start"] = label_change(self.first, now)
             self.last = now
         record["analysis_time_s"] = time.perf_counter() - started
 

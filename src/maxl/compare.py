@@ -151,6 +151,8 @@ def run_compare(
     method_tunings = dict(method_tunings or {})
     methods, notes = prepare_comparison(base, methods, seeds, out, log)
     check_method_tunings(method_tunings, methods, tuning, len(seeds))
+    if tuning is not None and has_own_validation(base):
+        tuning = Tuning(tuning.grid, val_fraction=0.0)  # tune on the dataset's own split
     tuned = None
     if tuning is not None:
         tuned = tune_method("single", base, tuning, seeds, out / "tune", log, pool)
@@ -180,6 +182,12 @@ def run_compare(
     summaries = summarise(accuracies)
     write_summary(out, base, summaries, notes, list(seeds), tuned, list(own.values()))
     return summaries, notes, tuned
+
+
+def has_own_validation(base: TrainConfig) -> bool:
+    """Does the dataset bring its own validation split (x_val/y_val, PATH/val)?"""
+    dataset = load_dataset(base.dataset, base.data_dir, image_size=base.image_size)
+    return dataset.x_val is not None
 
 
 def check_method_tunings(

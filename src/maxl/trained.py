@@ -8,6 +8,7 @@ class of the user's own backbone, which must then be given again)."""
 
 from __future__ import annotations
 
+import copy
 import pickle
 import zipfile
 from collections.abc import Callable
@@ -46,7 +47,7 @@ class TrainedModel:
         return next(self.net.parameters()).device
 
     def inputs(self, x: Any) -> torch.Tensor:
-        """Raw inputs as the run stored them: float32 [N, D] or uint8 [N, C, H, W]."""
+        """Raw inputs as the run stored them: float32 [N, D], or uint8 (float32) [N, C, H, W]."""
         array = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
         shape = tuple(self.spec["shape"])
         if self.spec["features"]:
@@ -60,25 +61,46 @@ class TrainedModel:
             raise MaxlError(
                 f"predict: images have dtype {array.dtype}; give uint8 (0..255) or float images"
             )
-        images = to_nchw(array, "x", "predict")
-        stored = self.spec.get("dtype", "uint8")
-        scale = self.spec.get("float_scale")
-        if images.dtype != np.uint8 and stored == "uint8" and scale is not None:
-            images = as_bytes(images, scale)  # the factor training used, not judged again
-        else:
-            [images], _ = image_arrays([images], ["x"], "predict")
-        if str(images.dtype) != stored:
-            raise MaxlError(
-                f"predict: these images convert to {images.dtype} but the model was trained on "
-                f"{stored} images; give them as they were given to training (uint8, floats in "
-                "0..1, or floats as they are)"
-            )
+        images = self.as_stored_images(to_nchw(array, "x", "predict"))
         if images.shape[1:] != shape:
             raise MaxlError(
                 f"predict: images are {tuple(images.shape[1:])} (C, H, W); this model was "
                 f"trained on {shape}"
             )
         return torch.from_numpy(np.ascontiguousarray(images))
+
+    def as_stored_images(self, images: np.ndarray) -> np.ndarray:
+        """NCHW images converted as the training images were: float32 as given for a model
+        trained on float images; for a uint8 model, floats by the factor training used (in
+        0..1 for 255, whole numbers in 0..255 for 1), or by the rule when it saw no floats."""
+        stored = self.spec.get("dtype", "uint8")
+        floating = np.issubdtype(images.dtype, np.floating)
+        if stored == "float32":
+            if not floating:
+                raise MaxlError(
+                    f"predict: images are {images.dtype} but the model was trained on float "
+                    "images; give floats as they were given to training"
+                )
+            return images.astype(np.float32)
+        if not floating:
+            return images
+        scale = self.spec.get("float_scale")
+        if scale is None:  # trained on uint8 images: judge these floats by the rule
+            [converted], scale = image_arrays([images], ["x"], "predict")
+            if converted.dtype == np.uint8:
+                return converted
+        elif (scale == 255.0 and images.min(initial=0) >= 0 and images.max(initial=0) <= 1) or (
+            scale == 1.0
+            and images.min(initial=0) >= 0
+            and images.max(initial=0) <= 255
+            and np.array_equal(images, np.rint(images))
+        ):
+            return as_bytes(images, scale)
+        expected = {255.0: "floats in 0..1", 1.0: "whole numbers in 0..255"}.get(scale, "uint8")
+        raise MaxlError(
+            f"predict: these float images do not convert as the training images did; the "
+            f"model was trained on {expected} (uint8 images are taken as they are)"
+        )
 
     @torch.no_grad()
     def primary_logits(self, x: Any) -> torch.Tensor:
@@ -173,7 +195,7 @@ def make_backbone(spec: dict[str, Any], given: BackboneArg, path: Path) -> nn.Mo
                 f"{name.removeprefix(USER_BACKBONE)}; pass it again: "
                 "maxl.load(RUN_DIR, backbone=...)"
             )
-        module = given if isinstance(given, nn.Module) else given()
+        module = copy.deepcopy(given) if isinstance(given, nn.Module) else given()
         if not isinstance(module, nn.Module):
             raise MaxlError(f"maxl.load: backbone gave a {type(module).__name__}, not a module")
         return module

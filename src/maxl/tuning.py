@@ -34,7 +34,8 @@ CONVERGENCE_EPOCHS = 3  # the rise of validation accuracy over this many last ep
 
 @dataclass(frozen=True)
 class Tuning:
-    """The grid to search (setting -> values) and the validation share of the training images."""
+    """The grid to search (setting -> values) and the validation share of the training images
+    (0: the dataset's own validation split)."""
 
     grid: dict[str, list[Any]]
     val_fraction: float = 0.1
@@ -243,6 +244,11 @@ def tuning_section(result: TuningResult) -> list[str]:
         f"and scored on the held-out {100 * result.val_fraction:.0f} % after the last epoch "
         "(the test set is not used)"
     )
+    if result.val_fraction == 0:  # the dataset's own validation split
+        split = (
+            "trained on each seed's training images and scored on the dataset's own "
+            "validation split after the last epoch (the test set is not used)"
+        )
     if result.method == "single":
         intro = (
             f"Single-task runs at every setting below on the same seeds, {split}. Every method "

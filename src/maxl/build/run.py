@@ -212,7 +212,7 @@ def assemble_run(
     if config.early_stop is not None and task.x_val is None:
         raise MaxlError(
             "--early-stop needs a validation split to watch; give --val-fraction (e.g. 0.1), "
-            "or x_val/y_val in your .npz (val= in maxl.fit)"
+            "or x_val/y_val in your .npz, PATH/val/ in an image tree (val= in maxl.fit)"
         )
     hierarchy = choose_psi(task, config.method, config.psi)
     backbone_factory = backbone or named_backbone(backbone_name(config, dataset), dataset)

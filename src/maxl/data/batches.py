@@ -69,8 +69,16 @@ def channel_stats(
         values = x_uint8.double()
         return values.mean(0).float(), values.std(0, unbiased=False).clamp_min(1e-6).float()
     if x_uint8.dim() == 4 and x_uint8.dtype == torch.float32 and len(x_uint8):
-        values = x_uint8.double().transpose(0, 1).reshape(x_uint8.shape[1], -1)
-        return values.mean(1).float(), values.std(1, unbiased=False).clamp_min(1e-6).float()
+        c = x_uint8.shape[1]
+        count = x_uint8.numel() // c
+        total = torch.zeros(c, dtype=torch.float64, device=x_uint8.device)
+        for chunk in torch.split(x_uint8, chunk_size):  # float64 a chunk at a time
+            total += chunk.double().sum(dim=(0, 2, 3))
+        mean = total / count
+        squares = torch.zeros(c, dtype=torch.float64, device=x_uint8.device)
+        for chunk in torch.split(x_uint8, chunk_size):
+            squares += ((chunk.double() - mean.view(1, c, 1, 1)) ** 2).sum(dim=(0, 2, 3))
+        return mean.float(), (squares / count).sqrt().clamp_min(1e-6).float()
     if x_uint8.dtype != torch.uint8 or x_uint8.dim() != 4 or len(x_uint8) == 0:
         raise MaxlError(
             f"channel_stats needs a non-empty uint8 [N, C, H, W], got {x_uint8.dtype} "
