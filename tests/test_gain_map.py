@@ -192,3 +192,19 @@ def test_a_tiny_map_writes_one_row_per_size_and_method(tmp_path, capsys):
             assert float(r["mean_gain_over_single"]) == pytest.approx(gain, abs=1e-6)
     assert (out / "map.md").is_file() and (out / "map.png").stat().st_size > 0
     assert "map: " in capsys.readouterr().out
+
+
+def test_sizes_from_the_command_line_take_their_epochs_from_the_files_map(tmp_path, capsys):
+    config = tmp_path / "map.yaml"
+    config.write_text(
+        "dataset: digits\nprimary_level: '2'\nmethods: [single]\nseeds: [0]\n"
+        "analysis_size: 0\nmap: {train_size: [100, 200, 300], epochs: [3, 2, 1]}\n"
+    )
+    out = tmp_path / "m"
+    args = ["map", "--config", str(config), "--sizes", "300,100", "--no-progress"]
+    assert main([*args, "--out", str(out)]) == 0
+    epochs = {size: json.loads((out / f"size-{size}" / "single-seed0" / "results.json")
+                               .read_text())["epochs"] for size in (100, 300)}  # fmt: skip
+    assert epochs == {100: 3, 300: 1}
+    assert main(["map", "--config", str(config), "--sizes", "150", "--out", str(out)]) == 2
+    assert "are not in the file's map" in capsys.readouterr().err

@@ -326,7 +326,7 @@ def run_map_command(args: argparse.Namespace) -> None:
     comparison = Comparison.from_args(args)
     plan: MapPlan | None = comparison.sizes
     if args.sizes is not None:
-        epochs = args.size_epochs or (list(plan.epochs) if plan else [])
+        epochs = args.size_epochs or epochs_of(plan, args.sizes)
         plan = parse_map({"train_size": args.sizes, "epochs": epochs}, "--sizes")
     elif args.size_epochs is not None and plan is not None:
         plan = parse_map({"train_size": list(plan.sizes), "epochs": args.size_epochs}, "map")
@@ -343,6 +343,19 @@ def run_map_command(args: argparse.Namespace) -> None:
     print()
     print(map_table(rows))
     print(f"\nmap: {out / 'map.md'}, {out / 'map.csv'}; plot: {out / 'map.png'}")
+
+
+def epochs_of(plan: Any, sizes: list[int]) -> list[int]:
+    """The epochs a config file's map gives each of `sizes` (none: the run's own epochs)."""
+    if plan is None or not plan.epochs:
+        return []
+    missing = [size for size in sizes if size not in plan.sizes]
+    if missing:
+        raise MaxlError(
+            f"--sizes {','.join(map(str, missing))} are not in the file's map, which gives "
+            "epochs per size; add --size-epochs with one value per size"
+        )
+    return [plan.epochs[plan.sizes.index(size)] for size in sizes]
 
 
 def compare_settings(args: argparse.Namespace) -> dict[str, Any]:
