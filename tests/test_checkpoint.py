@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from state_helpers import assert_equal_states
 
 import maxl.engine
 from maxl.build import train
@@ -78,28 +79,6 @@ def assert_same_run(resumed: dict, out: Path, uninterrupted: tuple[dict, dict]) 
     assert_equal_states(final["method"]["generator"], checkpoint["method"]["generator"])
     metrics = (out / "metrics.jsonl").read_text().splitlines()
     assert len(metrics) == CONFIG.epochs
-
-
-def assert_equal_states(got: dict, expected: dict) -> None:
-    flat_got, flat_expected = flatten(got), flatten(expected)
-    assert flat_got.keys() == flat_expected.keys()
-    for key, value in flat_expected.items():
-        if isinstance(value, torch.Tensor):
-            assert torch.equal(flat_got[key], value), key
-        else:
-            assert flat_got[key] == value, key
-
-
-def flatten(state: object, prefix: str = "") -> dict[str, object]:
-    if isinstance(state, dict):
-        return {
-            k: v for key, sub in state.items() for k, v in flatten(sub, f"{prefix}{key}.").items()
-        }
-    if isinstance(state, list):
-        return {
-            k: v for i, sub in enumerate(state) for k, v in flatten(sub, f"{prefix}{i}.").items()
-        }
-    return {prefix: state}
 
 
 def test_a_run_killed_in_its_second_epoch_resumes_to_the_same_result(tmp_path, uninterrupted):

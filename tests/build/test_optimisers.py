@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import torch
+from state_helpers import assert_equal_states
 
 import maxl
 import maxl.engine
@@ -172,28 +173,6 @@ def uninterrupted(tmp_path_factory) -> tuple[dict, dict]:
     out = tmp_path_factory.mktemp("uninterrupted") / "run"
     results = train(dataclasses.replace(RESUMABLE, out=out))
     return results, torch.load(out / "checkpoint.pt", weights_only=True)
-
-
-def flatten(state: object, prefix: str = "") -> dict[str, object]:
-    if isinstance(state, dict):
-        return {
-            k: v for key, sub in state.items() for k, v in flatten(sub, f"{prefix}{key}.").items()
-        }
-    if isinstance(state, (list, tuple)):
-        return {
-            k: v for i, sub in enumerate(state) for k, v in flatten(sub, f"{prefix}{i}.").items()
-        }
-    return {prefix: state}
-
-
-def assert_equal_states(got: object, expected: object) -> None:
-    flat_got, flat_expected = flatten(got), flatten(expected)
-    assert flat_got.keys() == flat_expected.keys()
-    for key, value in flat_expected.items():
-        if isinstance(value, torch.Tensor):
-            assert torch.equal(flat_got[key], value), key
-        else:
-            assert flat_got[key] == value, key
 
 
 def crash_after_epoch_two(out: Path) -> None:
