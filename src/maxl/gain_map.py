@@ -13,17 +13,16 @@ import dataclasses
 import io
 import json
 import math
-import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from maxl.compare import optional, run_compare
+from maxl.compare import gain_cell, optional, run_compare
 from maxl.config import TrainConfig
 from maxl.config_file import MapPlan
 from maxl.jobs import Log, TrainFn
 from maxl.records import write_atomic
-from maxl.summaries import MethodSummary, sample_std, seeds_won
+from maxl.summaries import MethodSummary, seeds_won
 from maxl.tuning import Tuning
 
 MAP_COLUMNS = (
@@ -127,13 +126,6 @@ def gap_closed(row: MapRow, method: str = "maxl") -> float | None:
     return (other.mean_gain or 0.0) / human.mean_gain
 
 
-def gain_text(gains: dict[int, float]) -> str:
-    if not gains:
-        return "—"
-    mean, std = statistics.fmean(gains.values()), sample_std(gains) or 0.0
-    return f"{100 * mean:+.2f} ± {100 * std:.2f} ({seeds_won(gains)}/{len(gains)})"
-
-
 def map_table(rows: Sequence[MapRow]) -> str:
     """Markdown: per size, the tuned single's accuracy and each method's paired gains."""
     methods = [s.method for s in rows[0].summaries if s.method != "single"] if rows else []
@@ -152,11 +144,11 @@ def map_table(rows: Sequence[MapRow]) -> str:
         ]
         for method in methods:
             found = row.summary(method)
-            cells.append(gain_text(found.gains if found else {}))
+            cells.append(gain_cell(found.gains if found else {}, itself=False))
         for method in methods:
             if method != "random":
                 found = row.summary(method)
-                cells.append(gain_text(found.random_gains if found else {}))
+                cells.append(gain_cell(found.random_gains if found else {}, itself=False))
         closed = gap_closed(row)
         cells.append("—" if closed is None else f"{100 * closed:.0f} %")
         lines.append("| " + " | ".join(cells) + " |")
