@@ -42,12 +42,22 @@ def prepare_batch(
     pad: int,
     flip: bool,
     rng: torch.Generator,
+    batch_size: int | None = None,
+    part: slice = slice(None),
 ) -> torch.Tensor:
     """uint8 [N, C, H, W] on the device -> normalised float batch, randomly cropped and flipped,
-    channels-last on CUDA (faster convolutions there); feature vectors are only standardised."""
+    channels-last on CUDA (faster convolutions there); feature vectors are only standardised.
+    `images` may be the `part` of a batch of `batch_size` (see augment_batch)."""
     if images.dim() == 2:
         return to_float(images, mean, std)
-    x = augment_batch(to_float(images, mean, std), pad=pad, flip=flip, generator=rng)
+    x = augment_batch(
+        to_float(images, mean, std),
+        pad=pad,
+        flip=flip,
+        generator=rng,
+        batch_size=batch_size,
+        part=part,
+    )
     return x.contiguous(memory_format=torch.channels_last) if x.is_cuda else x
 
 

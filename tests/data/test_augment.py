@@ -98,3 +98,14 @@ def test_bad_arguments():
         augment_batch(batch(), pad=-1, flip=False, generator=gen())
     with pytest.raises(MaxlError, match=r"\[N, C, H, W\]"):
         augment_batch(torch.zeros(3, 4, 4), pad=1, flip=False, generator=gen())
+
+
+@pytest.mark.parametrize(("pad", "flip"), [(2, False), (0, True), (3, True)])
+def test_a_share_of_a_batch_gets_the_augmentation_it_gets_in_the_whole_batch(pad, flip):
+    x = batch(n=6)
+    whole = augment_batch(x, pad=pad, flip=flip, generator=gen(3))
+    for part in (slice(0, 3), slice(3, 6), slice(2, 4)):
+        share = augment_batch(
+            x[part], pad=pad, flip=flip, generator=gen(3), batch_size=6, part=part
+        )
+        assert torch.equal(share, whole[part])

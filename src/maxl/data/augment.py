@@ -8,10 +8,19 @@ from maxl.errors import MaxlError
 
 
 def augment_batch(
-    x: torch.Tensor, *, pad: int, flip: bool, generator: torch.Generator
+    x: torch.Tensor,
+    *,
+    pad: int,
+    flip: bool,
+    generator: torch.Generator,
+    batch_size: int | None = None,
+    part: slice = slice(None),
 ) -> torch.Tensor:
     """Crop each image of a float [N, C, H, W] batch at its own random offset from the image
-    zero-padded by `pad`, and flip each with p=0.5 if `flip`; one gather, no per-image loop."""
+    zero-padded by `pad`, and flip each with p=0.5 if `flip`; one gather, no per-image loop.
+
+    x may be the `part` of a batch of `batch_size` images (a rank's share of a global batch):
+    the draws are the whole batch's, so the share is augmented as in one process."""
     if pad < 0:
         raise MaxlError(f"augmentation padding must be >= 0, got {pad}; use 0 to turn crops off")
     if x.dim() != 4:
@@ -19,16 +28,17 @@ def augment_batch(
     if pad == 0 and not flip:
         return x
     n, c, h, w = x.shape
+    drawn = n if batch_size is None else batch_size
     device = x.device
     rows = torch.arange(h, device=device).expand(n, h)
     cols = torch.arange(w, device=device).expand(n, w)
     if pad > 0:
         x = torch.nn.functional.pad(x, (pad, pad, pad, pad))
-        offsets = torch.randint(0, 2 * pad + 1, (2, n, 1), generator=generator, device=device)
-        rows = rows + offsets[0]
-        cols = cols + offsets[1]
+        offsets = torch.randint(0, 2 * pad + 1, (2, drawn, 1), generator=generator, device=device)
+        rows = rows + offsets[0, part]
+        cols = cols + offsets[1, part]
     if flip:
-        flipped = torch.rand(n, 1, generator=generator, device=device) < 0.5
+        flipped = torch.rand(drawn, 1, generator=generator, device=device)[part] < 0.5
         cols = torch.where(flipped, cols.flip(1), cols)
     batch = torch.arange(n, device=device).view(n, 1, 1, 1)
     channel = torch.arange(c, device=device).view(1, c, 1, 1)
