@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import os
 import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from maxl.callbacks import Callback
 from maxl.config import TrainConfig, convert_value
 from maxl.data.dataset import ImageDataset
 from maxl.data.npz import dataset_from_arrays
+from maxl.data.stream_scan import streamed_dataset
+from maxl.data.streamed import check_streamable
 from maxl.errors import MaxlError
 from maxl.trained import TrainedModel, load
 
@@ -51,6 +54,8 @@ def fit(
     progress: bool = True,
     log: Callable[[str], None] | None = None,
     callbacks: Sequence[Callback] = (),
+    stream: bool | None = None,
+    workers: int | None = None,
     **options: Any,
 ) -> FitResult:
     """Train `method` with `backbone` as the shared trunk of both networks on `train`, test on
@@ -65,18 +70,93 @@ def fit(
     scored every epoch: the run keeps best.pt and `early_stop=N` can end it (instead of
     `val_fraction`, a seeded share of train).
     `callbacks` (maxl.Callback) run at each epoch's end after the built-in ones.
+    stream: read the inputs from the Dataset batch by batch in `workers` DataLoader processes
+    (default: up to 4, one per core) instead of loading them, so that data larger than memory
+    trains and the Dataset's random transforms are drawn anew every epoch; None (default):
+    stream a training Dataset that would fill more than a quarter of the free memory.
     progress: a progress bar where output is a terminal or notebook, and a line per epoch
     (False: silent). log: where those lines go (default: print).
     """
     config = fit_config(method, psi, out, {"progress": progress, **options})
     log = log if log is not None else (print if progress else None)
-    dataset = as_dataset(train, test, val)
+    if streams(train, stream, log):
+        dataset = streamed_dataset(
+            stream_sources(train, test, val), config.seed, worker_count(workers)
+        )
+    else:
+        dataset = as_dataset(train, test, val)
     factory = backbone_factory(backbone, dataset.x_train[:2])
     config = dataclasses.replace(config, out=config.out or default_out_dir(config))
     results = train_run(config, log, dataset=dataset, backbone=factory, callbacks=callbacks)
     assert config.out is not None
     model = load(config.out, backbone=lambda: factory()[0])
     return FitResult(float(results["test_accuracy"]), Path(config.out), results, model)
+
+
+def streams(train: Data, stream: bool | None, log: Callable[[str], None] | None) -> bool:
+    """Stream the data? As asked, else when a training Dataset's inputs would take more than
+    a quarter of the free memory (said in one line)."""
+    if stream is not None:
+        if not isinstance(stream, bool):
+            raise MaxlError(f"maxl.fit: stream must be True, False or None, got {stream!r}")
+        return stream
+    if not isinstance(train, torch.utils.data.Dataset) or isinstance(train, (tuple, list)):
+        return False
+    needed, free = dataset_bytes(train), free_memory()
+    if needed is None or free is None or needed <= free / 4:
+        return False
+    if log is not None:
+        log(
+            f"streaming the training Dataset: its inputs take about {needed / 2**30:.1f} GiB, "
+            f"more than a quarter of the {free / 2**30:.1f} GiB of free memory "
+            "(stream=False loads them whole)"
+        )
+    return True
+
+
+def dataset_bytes(data: torch.utils.data.Dataset) -> int | None:
+    """The memory a Dataset's inputs would take loaded: its length times the first's size."""
+    try:
+        first = data[0][0]
+        return (
+            len(data)
+            * np.asarray(  # type: ignore[arg-type]
+                first.detach().cpu() if isinstance(first, torch.Tensor) else first
+            ).nbytes
+        )
+    except Exception:  # a Dataset that cannot say is loaded as before, with its own errors
+        return None
+
+
+def free_memory() -> int | None:
+    """Bytes of memory available now (None where the system does not say)."""
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def worker_count(workers: int | None) -> int:
+    """DataLoader workers: as given (0: read in this process), else one per core up to 4."""
+    if workers is None:
+        return min(4, os.cpu_count() or 1)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
+        raise MaxlError(f"maxl.fit: workers must be a whole number >= 0, got {workers!r}")
+    return workers
+
+
+def stream_sources(
+    train: Data, test: Data, val: Data | None
+) -> dict[str, torch.utils.data.Dataset]:
+    """The splits as Datasets to stream: Datasets as given, tensors wrapped."""
+    splits = {"train": train, "test": test, **({"val": val} if val is not None else {})}
+    sources = {}
+    for split, data in splits.items():
+        if isinstance(data, (tuple, list)):
+            parts = split_parts(data, split)
+            data = torch.utils.data.TensorDataset(*(torch.from_numpy(part) for part in parts))
+        sources[split] = check_streamable(data, split)
+    return sources
 
 
 def fit_config(

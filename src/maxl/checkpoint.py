@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from maxl.config import TrainConfig
+from maxl.data.streamed import Inputs
 from maxl.errors import MaxlError
 from maxl.fit_state import FitState
 from maxl.records import write_atomic
@@ -43,7 +44,7 @@ USER_BACKBONE = "user:"  # prefix of a user's own backbone's class name in the i
 
 
 def input_spec(
-    x_train: torch.Tensor,
+    x_train: Inputs,
     mean: torch.Tensor,
     std: torch.Tensor,
     num_primary: int,
@@ -84,7 +85,7 @@ def fingerprint(config: TrainConfig) -> dict[str, Any]:
 def run_state(run: FitState) -> dict[str, Any]:
     """Both networks, both optimisers and schedules, the method's own state and every RNG."""
     state_dict = getattr(run.method, "state_dict", None)
-    device = run.x_train.device
+    device = run.y_train.device
     return {
         "net": run.net.state_dict(),
         "optimizer": run.optimizer.state_dict(),
@@ -109,8 +110,8 @@ def restore_run(run: FitState, state: dict[str, Any], path: Path) -> None:
         rng = state["rng"]
         run.rng.set_state(rng["run"])
         torch.set_rng_state(rng["torch"])
-        if rng["cuda"] is not None and run.x_train.device.type == "cuda":
-            torch.cuda.set_rng_state(rng["cuda"], run.x_train.device)
+        if rng["cuda"] is not None and run.y_train.device.type == "cuda":
+            torch.cuda.set_rng_state(rng["cuda"], run.y_train.device)
     except (KeyError, RuntimeError, ValueError, TypeError, AttributeError) as error:
         raise MaxlError(
             f"{path} does not fit this run's networks ({first_line(error)}); it was written "

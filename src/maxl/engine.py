@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from maxl.checkpoint import (
 )
 from maxl.config import TrainConfig
 from maxl.data.batches import batch_indices, to_float
+from maxl.data.streamed import Inputs, StreamedInputs, read_batches
 from maxl.distributed import Ranks
 from maxl.hierarchy import Hierarchy
 from maxl.interrupt import Interrupted, StepBoundaryInterrupts
@@ -60,9 +61,9 @@ class Run:
     method: AuxiliaryLabels
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
-    x_train: torch.Tensor
+    x_train: Inputs  # in memory on the device, or streamed from a Dataset
     y_train: torch.Tensor
-    x_test: torch.Tensor
+    x_test: Inputs
     y_test: torch.Tensor
     mean: torch.Tensor
     std: torch.Tensor
@@ -71,7 +72,7 @@ class Run:
     flip: bool  # random horizontal flips
     ranks: Ranks | None = None  # data-parallel: this process's place among the ranks
     trainer: nn.Module | None = None  # what the multi-task step calls (DDP wrapper), else net
-    x_val: torch.Tensor | None = None  # --val-fraction: held-out training images
+    x_val: Inputs | None = None  # --val-fraction: held-out training images
     y_val: torch.Tensor | None = None
     train_rows: torch.Tensor | None = None  # rows of the multi-task steps (None: all)
     holdout_rows: torch.Tensor | None = None  # --meta-data holdout:F: rows of L_meta only
@@ -190,18 +191,36 @@ def seed_for(run: Run, key: int) -> int:
     return (run.config.seed * 1_000_003 + key * 7_919) % (2**63)
 
 
+def shard_of(run: Run, size: int) -> slice:
+    """This rank's share of a global batch of `size` (all of it in one process)."""
+    return slice(None) if run.ranks is None else run.ranks.shard(size)
+
+
+def pass_inputs(run: Run, batches: list[torch.Tensor], salt: int) -> Iterator[torch.Tensor]:
+    """This rank's inputs of each global batch in order (a stream reads them ahead; `salt`
+    seeds its random transforms for this pass)."""
+    shares = [rows[shard_of(run, len(rows))] for rows in batches]
+    return read_batches(run.x_train, shares, salt)
+
+
 def training_batch(
-    run: Run, rows: torch.Tensor, rng: torch.Generator
+    run: Run, rows: torch.Tensor, rng: torch.Generator, x: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Augmented inputs, labels and rows of a global batch, cut to this rank's shard."""
+    """Augmented inputs, labels and rows of this rank's share of a global batch of `rows`,
+    given its inputs `x`; the augmentation is drawn for the whole global batch, so every rank
+    draws the same numbers and a share is augmented as in one process."""
+    part = shard_of(run, len(rows))
     x = prepare_batch(
-        run.x_train[rows], run.mean, run.std, pad=run.crop_pad, flip=run.flip, rng=rng
+        x,
+        run.mean,
+        run.std,
+        pad=run.crop_pad,
+        flip=run.flip,
+        rng=rng,
+        batch_size=len(rows),
+        part=part,
     )
-    y = run.y_train[rows]
-    if run.ranks is not None:  # the same global batch on every rank; train on this share
-        shard = run.ranks.shard(len(rows))
-        x, y, rows = x[shard], y[shard], rows[shard]
-    return x, y, rows
+    return x, run.y_train[rows[part]], rows[part]
 
 
 def meta_batch(
@@ -212,8 +231,9 @@ def meta_batch(
     rows = meta_rows(run, batches, index, key)
     if rows is None:
         return None
-    rng = torch.Generator(device=run.x_train.device).manual_seed(seed_for(run, key) + index + 1)
-    x, y, _ = training_batch(run, rows, rng)
+    rng = torch.Generator(device=run.y_train.device).manual_seed(seed_for(run, key) + index + 1)
+    x = next(pass_inputs(run, [rows], salt=-(key * 100_003 + index + 1)))
+    x, y, _ = training_batch(run, rows, rng, x)
     return x, y
 
 
@@ -230,7 +250,7 @@ def train_epoch(
         progress = EpochProgress.begin(run)
     run.net.train()
     train = progress.train
-    train.totals = train.totals.to(run.x_train.device)
+    train.totals = train.totals.to(run.y_train.device)
     if train.done < len(train.batches):
         multi_task_pass(run, epoch, train, interrupts)
     if run.method.separate_pass:
@@ -254,7 +274,7 @@ def progress_bar(run: Run, progress: Pass, desc: str) -> tqdm:
 
 def check_interrupt(run: Run, interrupts: StepBoundaryInterrupts | None, bar: tqdm) -> None:
     """Raise Interrupted at this step boundary if Ctrl-C was pressed (on any rank)."""
-    if interrupts is not None and interrupts.requested(run.ranks, run.x_train.device):
+    if interrupts is not None and interrupts.requested(run.ranks, run.y_train.device):
         bar.close()
         raise Interrupted
 
@@ -265,9 +285,10 @@ def multi_task_pass(
     """Multi-task steps over the pass's batches, from progress.done on."""
     config = run.config
     bar = progress_bar(run, progress, f"epoch {epoch}")
-    precision = precision_context(run.x_train.device, config.precision)
-    for index in range(progress.done, len(progress.batches)):
-        x, y, rows = training_batch(run, progress.batches[index], run.rng)
+    precision = precision_context(run.y_train.device, config.precision)
+    inputs = pass_inputs(run, progress.batches[progress.done :], salt=2 * epoch)
+    for index, x_rows in zip(range(progress.done, len(progress.batches)), inputs, strict=True):
+        x, y, rows = training_batch(run, progress.batches[index], run.rng, x_rows)
         losses = train_step(
             run.trainer or run.net,
             run.optimizer,
@@ -299,10 +320,11 @@ def generator_pass(
     """The paper's generator pass: one meta step per batch, each at the network's current θ
     (the multi-task network does not change during the pass)."""
     bar = progress_bar(run, progress, f"epoch {epoch} (generator)")
-    precision = precision_context(run.x_train.device, run.config.precision)
+    precision = precision_context(run.y_train.device, run.config.precision)
     lr = run.optimizer.param_groups[0]["lr"]
-    for index in range(progress.done, len(progress.batches)):
-        x, y, _ = training_batch(run, progress.batches[index], run.rng)
+    inputs = pass_inputs(run, progress.batches[progress.done :], salt=2 * epoch + 1)
+    for index, x_rows in zip(range(progress.done, len(progress.batches)), inputs, strict=True):
+        x, y, _ = training_batch(run, progress.batches[index], run.rng, x_rows)
         meta = meta_batch(run, progress.batches, index, key=2 * epoch + 1)
         with precision:
             run.method.meta_step(run.net, x, y, lr, meta)
@@ -327,17 +349,18 @@ def validate(run: Run) -> dict[str, float]:
 
 
 @torch.no_grad()
-def accuracy_and_loss(run: Run, images: torch.Tensor, labels: torch.Tensor) -> tuple[float, float]:
+def accuracy_and_loss(run: Run, images: Inputs, labels: torch.Tensor) -> tuple[float, float]:
     """Primary-task accuracy and mean focal loss on uint8 `images`, BatchNorm in eval mode; in
     a data-parallel run each rank scores a slice with rank 0's running statistics."""
     run.net.eval()
-    rows = torch.arange(len(images), device=images.device)
+    rows = torch.arange(len(images), device=labels.device)
     if run.ranks is not None:
         run.ranks.broadcast_buffers(run.net)
         rows = rows.tensor_split(run.ranks.world_size)[run.ranks.rank]
     correct, loss = 0, 0.0
-    for batch in rows.split(run.config.batch_size):
-        logits, _ = run.net(to_float(images[batch], run.mean, run.std))
+    batches = list(rows.split(run.config.batch_size))
+    for batch, x in zip(batches, read_batches(images, batches, salt=0), strict=True):
+        logits, _ = run.net(to_float(x, run.mean, run.std))
         y = labels[batch]
         correct += int((logits.argmax(dim=1) == y).sum())
         loss += focal_loss(logits, y, run.config.focal_gamma).item() * len(batch)
@@ -394,7 +417,7 @@ class TrainingLoop:
         for callback, state in zip(self.callbacks, saved.get("callbacks", []), strict=False):
             callback.load_state_dict(state)
         if saved["progress"] is not None:
-            self.progress = EpochProgress.from_state(saved["progress"], run.x_train.device)
+            self.progress = EpochProgress.from_state(saved["progress"], run.y_train.device)
         self.best = saved.get("best")
         self.checkpointed = True
         if self.writes:  # the metrics of exactly the epochs the checkpoint holds
@@ -555,7 +578,8 @@ class TrainingLoop:
             "num_train": len(run.x_train),
             "num_val": 0 if run.x_val is None else len(run.x_val),
             "num_test": len(run.x_test),
-            "device": str(run.x_train.device),
+            "device": str(run.y_train.device),
+            "streamed": isinstance(run.x_train, StreamedInputs),  # read from a Dataset per batch
             "torch_version": torch.__version__,
             "config": config.to_json(),
         }

@@ -8,6 +8,7 @@ from typing import Protocol
 import torch
 
 from maxl.config import TrainConfig
+from maxl.data.streamed import Inputs
 from maxl.hierarchy import Hierarchy
 from maxl.methods.base import AuxiliaryLabels
 from maxl.models import MultiTaskNet
@@ -33,7 +34,7 @@ class FitState(Protocol):
     @property
     def scheduler(self) -> torch.optim.lr_scheduler.LRScheduler: ...
     @property
-    def x_train(self) -> torch.Tensor: ...
+    def x_train(self) -> Inputs: ...
     @property
     def y_train(self) -> torch.Tensor: ...
     @property

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from maxl.data.dataset import ImageDataset
+from maxl.data.streamed import Inputs, rows_of
 from maxl.errors import MaxlError
 from maxl.hierarchy import Hierarchy, hierarchy_from_labels
 
@@ -30,15 +31,15 @@ class Task:
         return int(self.primary_level)
 
     @property
-    def x_train(self) -> torch.Tensor:
-        return self.dataset.x_train[self.train_indices]
+    def x_train(self) -> Inputs:
+        return rows_of(self.dataset.x_train, self.train_indices)
 
     @property
-    def x_val(self) -> torch.Tensor | None:
+    def x_val(self) -> Inputs | None:
         """The validation inputs: held out by --val-fraction, else the dataset's own."""
         if self.val_indices is None:
             return self.dataset.x_val
-        return self.dataset.x_train[self.val_indices]
+        return rows_of(self.dataset.x_train, self.val_indices)
 
     @property
     def y_val(self) -> torch.Tensor | None:

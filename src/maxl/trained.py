@@ -23,7 +23,8 @@ from torch import nn
 from maxl.build.backbones import build_backbone
 from maxl.checkpoint import USER_BACKBONE, best_path, checkpoint_path
 from maxl.data.batches import to_float
-from maxl.data.npz import as_bytes, image_arrays, to_nchw
+from maxl.data.layout import to_nchw
+from maxl.data.npz import as_bytes, image_arrays
 from maxl.errors import MaxlError
 from maxl.models.multitask import MultiTaskNet
 

@@ -11,6 +11,7 @@ from torch import nn
 
 from maxl.build.optimisers import learning_rate_schedule
 from maxl.config import TrainConfig
+from maxl.data.streamed import StreamedInputs
 from maxl.errors import MaxlError
 from maxl.hierarchy import Hierarchy
 from maxl.labeler import MetaLabeler
@@ -54,8 +55,9 @@ def random_method(inputs: MethodInputs) -> AuxiliaryLabels:
 
 def kmeans_method(inputs: MethodInputs) -> AuxiliaryLabels:
     config, task = inputs.config, inputs.task
+    images = task.x_train  # k-means clusters every input at once: a stream is read whole
     return KMeansLabels(
-        task.x_train,
+        images.load_all() if isinstance(images, StreamedInputs) else images,
         task.y_train,
         inputs.hierarchy,
         inputs.device,

@@ -31,6 +31,7 @@ from maxl.config import (
 )
 from maxl.data.batches import channel_stats
 from maxl.data.dataset import ImageDataset
+from maxl.data.streamed import StreamedInputs, streamed_channel_stats
 from maxl.distributed import (
     Ranks,
     data_parallel,
@@ -238,7 +239,10 @@ def assemble_run(
     optimizer = network_optimizer(config, net.parameters())
     scheduler = learning_rate_schedule(config, optimizer)
     x_train = task.x_train.to(device)
-    mean, std = channel_stats(x_train)
+    if isinstance(x_train, StreamedInputs):
+        mean, std = streamed_channel_stats(x_train)
+    else:
+        mean, std = channel_stats(x_train)
     image_size = min(x_train.shape[-2:]) if not dataset.is_features else 0
     crop_pad = config.crop_pad if config.crop_pad is not None else max(1, round(image_size / 8))
     if dataset.is_features:

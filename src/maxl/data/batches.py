@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 import torch
 
 from maxl.errors import MaxlError
@@ -68,30 +70,40 @@ def channel_stats(
     if x_uint8.dim() == 2 and x_uint8.is_floating_point() and len(x_uint8):
         values = x_uint8.double()
         return values.mean(0).float(), values.std(0, unbiased=False).clamp_min(1e-6).float()
-    if x_uint8.dim() == 4 and x_uint8.dtype == torch.float32 and len(x_uint8):
-        c = x_uint8.shape[1]
-        count = x_uint8.numel() // c
-        total = torch.zeros(c, dtype=torch.float64, device=x_uint8.device)
-        for chunk in torch.split(x_uint8, chunk_size):  # float64 a chunk at a time
-            total += chunk.double().sum(dim=(0, 2, 3))
-        mean = total / count
-        squares = torch.zeros(c, dtype=torch.float64, device=x_uint8.device)
-        for chunk in torch.split(x_uint8, chunk_size):
-            squares += ((chunk.double() - mean.view(1, c, 1, 1)) ** 2).sum(dim=(0, 2, 3))
-        return mean.float(), (squares / count).sqrt().clamp_min(1e-6).float()
-    if x_uint8.dtype != torch.uint8 or x_uint8.dim() != 4 or len(x_uint8) == 0:
+    images = x_uint8.dim() == 4 and x_uint8.dtype in (torch.uint8, torch.float32)
+    if not images or len(x_uint8) == 0:
         raise MaxlError(
             f"channel_stats needs a non-empty uint8 [N, C, H, W], got {x_uint8.dtype} "
             f"{tuple(x_uint8.shape)}"
         )
     n, c, h, w = x_uint8.shape
-    total = torch.zeros(c, dtype=torch.int64, device=x_uint8.device)
-    squares = torch.zeros(c, dtype=torch.int64, device=x_uint8.device)
-    for chunk in torch.split(x_uint8, chunk_size):
+    return image_channel_stats(
+        lambda: torch.split(x_uint8, chunk_size), x_uint8.dtype, c, n * h * w
+    )
+
+
+def image_channel_stats(
+    chunks: Callable[[], Iterable[torch.Tensor]], dtype: torch.dtype, channels: int, count: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """channel_stats of images given as chunks [n, C, H, W] (`chunks()` yields them afresh;
+    `count` = N·H·W values per channel): uint8 summed exactly in int64, float32 in two float64
+    passes, so any chunking of the same images gives the same numbers."""
+    if dtype == torch.float32:
+        total = torch.zeros(channels, dtype=torch.float64)
+        for chunk in chunks():  # float64 a chunk at a time
+            total += chunk.double().sum(dim=(0, 2, 3)).cpu()
+        mean = total / count
+        squares = torch.zeros(channels, dtype=torch.float64)
+        for chunk in chunks():
+            centred = chunk.double() - mean.to(chunk.device).view(1, channels, 1, 1)
+            squares += (centred**2).sum(dim=(0, 2, 3)).cpu()
+        return mean.float(), (squares / count).sqrt().clamp_min(1e-6).float()
+    total = torch.zeros(channels, dtype=torch.int64)
+    squares = torch.zeros(channels, dtype=torch.int64)
+    for chunk in chunks():
         values = chunk.to(torch.int32)
-        total += values.sum(dim=(0, 2, 3), dtype=torch.int64)
-        squares += (values * values).sum(dim=(0, 2, 3), dtype=torch.int64)
-    count = n * h * w
+        total += values.sum(dim=(0, 2, 3), dtype=torch.int64).cpu()
+        squares += (values * values).sum(dim=(0, 2, 3), dtype=torch.int64).cpu()
     mean = total.double() / (255.0 * count)
     var = squares.double() / (255.0**2 * count) - mean * mean
     std = var.clamp_min(0).sqrt().clamp_min(1e-6)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
+from maxl.data.streamed import Inputs
 from maxl.errors import MaxlError
 
 
@@ -17,14 +18,14 @@ class ImageDataset:
     """
 
     name: str
-    x_train: torch.Tensor  # uint8 images [N, C, H, W] or float32 feature vectors [N, D]
-    x_test: torch.Tensor  # the same kind, [M, ...]
+    x_train: Inputs  # uint8 images [N, C, H, W] or float32 feature vectors [N, D] (or a stream)
+    x_test: Inputs  # the same kind, [M, ...]
     labels_train: dict[str, torch.Tensor]  # level -> int64 [N]
     labels_test: dict[str, torch.Tensor]  # same keys, int64 [M]
     default_level: str  # the dataset's usual labels
     flip: bool  # is a horizontal flip label-preserving?
     class_names: dict[str, list[str]]  # level -> names (may be empty for user data)
-    x_val: torch.Tensor | None = None  # the user's own validation inputs, like x_train
+    x_val: Inputs | None = None  # the user's own validation inputs, like x_train
     y_val: torch.Tensor | None = None  # their labels at the default level, int64 [V]
     float_scale: float | None = None  # the factor that made float images uint8 (None: none did)
 
@@ -86,9 +87,7 @@ class ImageDataset:
         return int(level)
 
 
-def _check_images(
-    name: str, x_train: torch.Tensor, x_test: torch.Tensor, other: str = "test"
-) -> None:
+def _check_images(name: str, x_train: Inputs, x_test: Inputs, other: str = "test") -> None:
     for split, x in (("train", x_train), (other, x_test)):
         images = x.dtype in (torch.uint8, torch.float32) and x.dim() == 4
         features = x.dtype == torch.float32 and x.dim() == 2
@@ -98,7 +97,8 @@ def _check_images(
                 f"[N, C, H, W] image tensor or float32 [N, D] feature vectors, got {x.dtype} "
                 f"{tuple(x.shape)}; convert them before building the dataset"
             )
-        if x.dtype == torch.float32 and not torch.isfinite(x).all():
+        streamed = not isinstance(x, torch.Tensor)  # a stream's values were checked as read
+        if not streamed and x.dtype == torch.float32 and not torch.isfinite(x).all():
             raise MaxlError(f"dataset {name}: {split} inputs hold NaN or infinity; clean them")
     if x_train.dtype != x_test.dtype:
         raise MaxlError(

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from maxl.data.dataset import ImageDataset
+from maxl.data.layout import to_nchw
 from maxl.errors import MaxlError
 
 REQUIRED = ("x_train", "y_train", "x_test", "y_test")
@@ -25,12 +27,17 @@ def load_npz(path: str | Path, data_dir: str | Path | None = None) -> ImageDatas
 
 
 def dataset_from_arrays(
-    arrays: dict[str, np.ndarray], name: str, where: str | Path
+    arrays: dict[str, np.ndarray],
+    name: str,
+    where: str | Path,
+    inputs: tuple[list[Any], float | None] | None = None,
 ) -> ImageDataset:
     """An ImageDataset from x_train, y_train, x_test, y_test (+ fine_train, fine_test) arrays,
-    as an .npz holds them (also what maxl.fit makes of tensors); `where` names them in errors."""
+    as an .npz holds them (also what maxl.fit makes of tensors); `where` names them in errors.
+    `inputs`: the x of each split (train, test, val) already made, with their float scale (a
+    stream's), in place of the x arrays."""
     file = where
-    images, float_scale = _images(arrays, file)
+    images, float_scale = _images(arrays, file) if inputs is None else inputs
     x_val, y_val = None, None
     if "x_val" in arrays:
         x_val = images[2]
@@ -196,27 +203,6 @@ def _features(
                 "give both the same number"
             )
     return out
-
-
-def to_nchw(x: np.ndarray, key: str, file: str | Path) -> np.ndarray:
-    """(N,H,W) -> (N,1,H,W); 4-D: NCHW if dim 1 is 1 or 3, else NHWC if the last dim is 1/3/4."""
-    layout = None
-    if x.ndim == 3:
-        layout = "NHW"
-    elif x.ndim == 4 and x.shape[1] in (1, 3):
-        layout = "NCHW"
-    elif x.ndim == 4 and x.shape[-1] in (1, 3, 4):
-        layout = "NHWC"
-    elif x.ndim == 4 and x.shape[1] == 4:
-        layout = "NCHW"
-    if layout is None or len(x) == 0:
-        raise MaxlError(
-            f"{file}: {key} has shape {x.shape}; images must be a non-empty (N,H,W), "
-            "(N,H,W,C) or (N,C,H,W) array with C in 1, 3, 4"
-        )
-    if layout == "NHW":
-        return x[:, None]
-    return x.transpose(0, 3, 1, 2) if layout == "NHWC" else x
 
 
 def _labels(y: np.ndarray, key: str, n: int, file: str | Path) -> torch.Tensor:
