@@ -71,7 +71,7 @@ def fit(
     `val_fraction`, a seeded share of train).
     `callbacks` (maxl.Callback) run at each epoch's end after the built-in ones.
     stream: read the inputs from the Dataset batch by batch in `workers` DataLoader processes
-    (default: up to 4, one per core) instead of loading them, so that data larger than memory
+    (default: one per core beyond two, up to 4) instead of loading them, so that data larger than memory
     trains and the Dataset's random transforms are drawn anew every epoch; None (default):
     stream a training Dataset that would fill more than a quarter of the free memory.
     progress: a progress bar where output is a terminal or notebook, and a line per epoch
@@ -137,9 +137,10 @@ def free_memory() -> int | None:
 
 
 def worker_count(workers: int | None) -> int:
-    """DataLoader workers: as given (0: read in this process), else one per core up to 4."""
+    """DataLoader workers: as given (0: read in this process), else one per core beyond two,
+    up to 4 (benchmarks/streaming.py: on 2 cores, workers beside training only slow it)."""
     if workers is None:
-        return min(4, os.cpu_count() or 1)
+        return max(0, min(4, (os.cpu_count() or 1) - 2))
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
         raise MaxlError(f"maxl.fit: workers must be a whole number >= 0, got {workers!r}")
     return workers

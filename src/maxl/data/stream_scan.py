@@ -14,7 +14,14 @@ from torch.utils.data import DataLoader, Dataset
 
 from maxl.data.dataset import ImageDataset
 from maxl.data.npz import dataset_from_arrays
-from maxl.data.streamed import ItemFormat, SeededItems, StreamedInputs, item_seed, seeded
+from maxl.data.streamed import (
+    ItemFormat,
+    SeededItems,
+    StreamedInputs,
+    item_seed,
+    random_state_kept,
+    seed_everything,
+)
 from maxl.errors import MaxlError
 
 SPLITS = ("train", "test", "val")
@@ -63,8 +70,8 @@ class ScanItems(Dataset):
         return len(self.source)  # type: ignore[arg-type]
 
     def __getitem__(self, index: int) -> tuple[int, Any]:
-        with seeded(item_seed(self.seed, 0, index)):
-            return index, self.source[index]
+        seed_everything(item_seed(self.seed, 0, index))
+        return index, self.source[index]
 
 
 def scan_batch(batch: Sequence[tuple[int, Any]]) -> Scan:
@@ -134,10 +141,11 @@ def scan_split(source: Dataset, split: str, seed: int, workers: int) -> Scan:
         generator=torch.Generator(),  # leaves the global random stream alone
     )
     scan = Scan()
-    for part in loader:
-        scan.merge(part)
-        if scan.problem is not None:
-            break
+    with random_state_kept():  # without workers the items are read in this process
+        for part in loader:
+            scan.merge(part)
+            if scan.problem is not None:
+                break
     if scan.problem is not None:
         raise MaxlError(f"maxl.fit: the {split} Dataset {scan.problem}; fix its __getitem__")
     return scan
@@ -193,7 +201,8 @@ def streamed_dataset(
     inputs = []
     for source in sources.values():
         items = SeededItems(source, None, item_format, seed)
-        first = items[(0, 0)]
+        with random_state_kept():
+            first = items[(0, 0)]
         inputs.append(StreamedInputs(items, tuple(first.shape), first.dtype, workers))
     arrays: dict[str, np.ndarray] = {}
     for split, scan in scans.items():

@@ -46,14 +46,18 @@ class ItemFormat:
         return torch.from_numpy(np.ascontiguousarray(np.clip(scaled, 0, 255).astype(np.uint8)))
 
 
-@contextlib.contextmanager
-def seeded(seed: int) -> Iterator[None]:
-    """torch's, numpy's and Python's random generators seeded for one item, then put back as
-    they were, so reading in the main process leaves the run's own random stream alone."""
-    states = torch.get_rng_state(), np.random.get_state(), random.getstate()
-    torch.manual_seed(seed)
+def seed_everything(seed: int) -> None:
+    """Seed torch's CPU generator, numpy's and Python's, for reading one item."""
+    torch.default_generator.manual_seed(seed)  # not torch.manual_seed: 100x dearer
     np.random.seed(seed % 2**32)
     random.seed(seed)
+
+
+@contextlib.contextmanager
+def random_state_kept() -> Iterator[None]:
+    """Put torch's, numpy's and Python's random generators back as they were afterwards, so
+    that reading items in the main process leaves the run's (and the user's) streams alone."""
+    states = torch.get_rng_state(), np.random.get_state(), random.getstate()
     try:
         yield
     finally:
@@ -88,9 +92,8 @@ class SeededItems(Dataset):
     def __getitem__(self, key: tuple[int, int]) -> torch.Tensor:
         row, salt = key
         index = self.index(row)
-        with seeded(item_seed(self.seed, salt, index)):
-            item = self.source[index]
-        return self.format.convert(item[0])
+        seed_everything(item_seed(self.seed, salt, index))
+        return self.format.convert(self.source[index][0])
 
 
 @dataclass(frozen=True)
@@ -129,7 +132,7 @@ class StreamedInputs:
     def __getitem__(self, key: int | slice | torch.Tensor) -> torch.Tensor:
         """Rows read now, in this process (small reads: a sample, a hold-out batch)."""
         if isinstance(key, int):
-            return self.items[(key, 0)].to(self.device)
+            return self.read([key], salt=0)[0]
         rows = range(len(self))[key] if isinstance(key, slice) else key.tolist()
         return self.read(list(rows), salt=0)
 
@@ -137,7 +140,9 @@ class StreamedInputs:
         """These rows as one tensor on the device, read in this process."""
         if not rows:
             return torch.empty((0, *self.item_shape), dtype=self.dtype, device=self.device)
-        return torch.stack([self.items[(row, salt)] for row in rows]).to(self.device)
+        with random_state_kept():
+            x = torch.stack([self.items[(row, salt)] for row in rows])
+        return x.to(self.device)
 
     def batches(self, batches: Sequence[torch.Tensor], salt: int) -> Iterator[torch.Tensor]:
         """Each batch of rows as one tensor on the device, in order, read ahead by workers."""
