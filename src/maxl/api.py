@@ -71,9 +71,9 @@ def fit(
     `val_fraction`, a seeded share of train).
     `callbacks` (maxl.Callback) run at each epoch's end after the built-in ones.
     stream: read the inputs from the Dataset batch by batch in `workers` DataLoader processes
-    (default: one per core beyond two, up to 4) instead of loading them, so that data larger than memory
-    trains and the Dataset's random transforms are drawn anew every epoch; None (default):
-    stream a training Dataset that would fill more than a quarter of the free memory.
+    (default: one per core beyond two, up to 4) instead of loading them, so that data larger
+    than memory trains and the Dataset's random transforms are drawn anew every epoch; None
+    (default): stream a training Dataset that would fill more than a quarter of free memory.
     progress: a progress bar where output is a terminal or notebook, and a line per epoch
     (False: silent). log: where those lines go (default: print).
     """
