@@ -67,8 +67,20 @@ def random_state_kept() -> Iterator[None]:
 
 
 def item_seed(seed: int, salt: int, index: int) -> int:
-    """The seed item `index` of a dataset is read under in pass `salt` of a run with `seed`."""
-    return (seed * 1_000_003 + salt * 7_919 + index * 104_729) % 2**63
+    """The seed item `index` of a dataset is read under in pass `salt` of a run with `seed`:
+    the three mixed (splitmix64's finaliser), so that no two triples share a seed by design."""
+    mixed = 0
+    for part in (seed, salt, index):
+        mixed = splitmix(mixed ^ (part % 2**64))
+    return mixed % 2**63
+
+
+def splitmix(x: int) -> int:
+    """splitmix64's finaliser: a bijection of 64-bit integers that scatters nearby inputs."""
+    x = (x + 0x9E3779B97F4A7C15) % 2**64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) % 2**64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) % 2**64
+    return x ^ (x >> 31)
 
 
 class SeededItems(Dataset):
@@ -129,10 +141,10 @@ class StreamedInputs:
         items = SeededItems(self.items.source, indices, self.items.format, self.items.seed)
         return replace(self, items=items)
 
-    def __getitem__(self, key: int | slice | torch.Tensor) -> torch.Tensor:
+    def __getitem__(self, key: int | np.integer | slice | torch.Tensor) -> torch.Tensor:
         """Rows read now, in this process (small reads: a sample, a hold-out batch)."""
-        if isinstance(key, int):
-            return self.read([key], salt=0)[0]
+        if isinstance(key, (int, np.integer)):
+            return self.read([int(key)], salt=0)[0]
         rows = range(len(self))[key] if isinstance(key, slice) else key.tolist()
         return self.read(list(rows), salt=0)
 
