@@ -194,6 +194,9 @@ def test_a_large_dataset_streams_by_itself_and_says_so(tmp_path, monkeypatch):
     said = [line for line in lines if "streaming" in line]
     assert len(said) == 1 and "stream=False loads them whole" in said[0]
     assert streamed.test_accuracy == kept.test_accuracy
+    x_test, y_test = test_split
+    predicted = streamed.model.predict(x_test)  # the model back, on inputs given as to fit
+    assert float((predicted == y_test).double().mean()) == streamed.test_accuracy
 
 
 class NoLength(torch.utils.data.Dataset):
