@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 
 import numpy as np
@@ -16,7 +17,17 @@ from maxl.config import TrainConfig
 from maxl.config_file import load_experiment
 from maxl.errors import MaxlError
 from maxl.step import NonFiniteLoss
-from maxl.tuning import Tuning, parse_tuning, tune_single, tuning_table, write_tuning_csv
+from maxl.tuning import (
+    Tuning,
+    TuningPoint,
+    TuningResult,
+    grid_edges,
+    parse_tuning,
+    tune_single,
+    tuning_section,
+    tuning_table,
+    write_tuning_csv,
+)
 
 
 def fake_training(curves: dict[tuple[float, float], list[float]], diverge=()):
@@ -182,8 +193,6 @@ def test_a_method_gets_no_more_tuning_runs_than_single(tmp_path, capsys):
 
 
 def test_runs_too_short_for_a_late_rise_show_a_dash_not_nan():
-    from maxl.tuning import TuningPoint, TuningResult
-
     point = TuningPoint({"lr": 0.1}, {0: 0.5}, [0.4, 0.5])  # two epochs: no late rise
     table = tuning_table(TuningResult([point], 0.1))
     assert "nan" not in table and "| 50.00 ± 0.00 | — | 1 | **chosen** |" in table
@@ -204,3 +213,32 @@ def test_a_dataset_with_its_own_validation_split_is_tuned_on_it(tmp_path):
     tuned = json.loads((out / "tune" / "lr-0.05" / "single-seed0" / "results.json").read_text())
     assert tuned["num_train"] == 300 and tuned["num_val"] == 60  # the file's own split
     assert "the dataset's own validation split" in (out / "summary.md").read_text()
+
+
+def grid(best: dict, values: dict) -> TuningResult:
+    """A grid over `values` (name -> list) whose point `best` scores highest."""
+    names = list(values)
+    points = []
+    for combination in itertools.product(*values.values()):
+        settings = dict(zip(names, combination, strict=True))
+        score = 0.9 if settings == best else 0.5
+        points.append(TuningPoint(settings, {0: score}, [score]))
+    return TuningResult(points, 0.2)
+
+
+@pytest.mark.parametrize(
+    ("best", "edges"),
+    [
+        (
+            {"lr": 0.2, "weight_decay": 0.005},
+            ["lr 0.2, the largest", "weight_decay 0.005, the largest"],
+        ),
+        ({"lr": 0.05, "weight_decay": 0.0}, ["lr 0.05, the smallest"]),  # 0: a bound, no edge
+        ({"lr": 0.1, "weight_decay": 0.0005}, []),
+    ],
+)
+def test_a_choice_at_the_end_of_an_axis_is_named_as_an_edge(best, edges):
+    result = grid(best, {"lr": [0.05, 0.1, 0.2], "weight_decay": [0.0, 0.0005, 0.005]})
+    assert [edge.removesuffix(" tried") for edge in grid_edges(result)] == edges
+    note = " ".join(tuning_section(result))
+    assert ("edge of the grid" in note) == bool(edges)

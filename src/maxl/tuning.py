@@ -94,6 +94,22 @@ class TuningResult:
         return max(self.points, key=lambda point: point.mean)  # the first of equals
 
 
+def grid_edges(result: TuningResult) -> list[str]:
+    """The chosen point's settings that sit at an end of their axis of the grid ('lr 0.2, the
+    largest'): a better setting may lie beyond them. Zero at the low end is a natural bound, not
+    an edge; an axis of one value is not searched."""
+    edges = []
+    for name, chosen in result.best.settings.items():
+        values = {point.settings[name] for point in result.points}
+        if len(values) < 2 or not all(isinstance(v, (int, float)) for v in values):
+            continue
+        if chosen == max(values):
+            edges.append(f"{name} {chosen}, the largest tried")
+        elif chosen == min(values) and chosen != 0:
+            edges.append(f"{name} {chosen}, the smallest tried")
+    return edges
+
+
 def parse_tuning(items: Sequence[str] | dict[str, Any], where: str) -> Tuning | None:
     """['lr=0.05,0.1', 'momentum=0,0.9'] (command line) or {'lr': [...], ...} (config file)
     -> a Tuning; 'off' / None -> None. Values are typed like TrainConfig's fields; the key
@@ -195,7 +211,12 @@ def tune_method(
         TuningPoint(settings, scores[i], mean_curve(list(curves[i].values())))
         for i, settings in enumerate(points)
     ]
-    return TuningResult(result_points, tuning.val_fraction, method)
+    result = TuningResult(result_points, tuning.val_fraction, method)
+    edges = grid_edges(result)
+    if edges:
+        log(f"tuning {method}: the choice is at the edge of the grid ({'; '.join(edges)}); a "
+            "better setting may lie beyond: widen the grid there")  # fmt: skip
+    return result
 
 
 def val_curve(run_dir: Path | None) -> list[float]:
@@ -270,7 +291,20 @@ def tuning_section(result: TuningResult) -> list[str]:
         "",
         tuning_table(result),
         "",
+        *edge_note(result),
         f"Mean validation accuracy of the chosen setting, epoch by epoch (%): {curve}.",
+        "",
+    ]
+
+
+def edge_note(result: TuningResult) -> list[str]:
+    """A paragraph saying where the choice sits at the edge of the grid (none if nowhere)."""
+    edges = grid_edges(result)
+    if not edges:
+        return []
+    return [
+        f"The chosen setting is at the edge of the grid ({'; '.join(edges)}): a better one may "
+        "lie beyond, so widen the grid there before reading the gains as final.",
         "",
     ]
 
