@@ -155,6 +155,8 @@ class Broken(Items):
         self.bad_at, self.item = bad_at, item
 
     def __getitem__(self, i: int):
+        if i == self.bad_at and isinstance(self.item, Exception):
+            raise self.item
         return self.item if i == self.bad_at else super().__getitem__(i)
 
 
@@ -166,6 +168,7 @@ BAD_ITEMS = [
     ((torch.zeros(3, 6, 5, dtype=torch.uint8), 0.5), "not a whole number"),
     ((torch.zeros(2, 2, 2, 2, dtype=torch.uint8), 0), "has x of shape"),
     ((torch.zeros(3, 6, 5, dtype=torch.uint8), 0, 1), r"mixes \(x, y\) and \(x, y, fine\)"),
+    (FileNotFoundError("no such file: 13.png"), r"item 13 could not be read \(FileNotFound"),
 ]
 
 

@@ -24,8 +24,6 @@ from maxl.data.streamed import (
 )
 from maxl.errors import MaxlError
 
-SPLITS = ("train", "test", "val")
-
 
 @dataclass
 class Scan:
@@ -71,7 +69,18 @@ class ScanItems(Dataset):
 
     def __getitem__(self, index: int) -> tuple[int, Any]:
         seed_everything(item_seed(self.seed, 0, index))
-        return index, self.source[index]
+        try:
+            return index, self.source[index]
+        except Exception as error:  # the user's __getitem__ failed: said in one line later
+            text = str(error).splitlines()[0] if str(error) else ""
+            return index, Unreadable(f"{type(error).__name__}: {text}")
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """An item whose reading raised (the exception in words, carried out of the worker)."""
+
+    error: str
 
 
 def scan_batch(batch: Sequence[tuple[int, Any]]) -> Scan:
@@ -88,6 +97,8 @@ def scan_batch(batch: Sequence[tuple[int, Any]]) -> Scan:
 
 def scan_item(index: int, item: Any) -> Scan:
     where = f"item {index}"
+    if isinstance(item, Unreadable):
+        return Scan(problem=f"{where} could not be read ({item.error})")
     if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
         return Scan(problem=f"{where} is a {type(item).__name__}, not an (x, y) or (x, y, fine)")
     x = item[0]
