@@ -129,9 +129,6 @@ class StreamedInputs:
     def dim(self) -> int:
         return 1 + len(self.item_shape)
 
-    def is_floating_point(self) -> bool:
-        return self.dtype.is_floating_point
-
     def to(self, device: torch.device | str) -> StreamedInputs:
         return replace(self, device=torch.device(device))
 
