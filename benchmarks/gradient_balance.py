@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from maxl.analysis.metrics import gradient_cosine
-from maxl.build import build_run
+from maxl.assembly import build_run
 from maxl.config import TrainConfig
 from maxl.config_file import load_experiment
 from maxl.data.batches import to_float

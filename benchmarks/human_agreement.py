@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from maxl.analysis.metrics import normalized_mutual_information
-from maxl.build.datasets import load_dataset
+from maxl.assembly.datasets import load_dataset
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ import time
 import torch
 
 from maxl import Hierarchy, focal_loss, generator_hypergradient
-from maxl.build.backbones import build_backbone
+from maxl.assembly.backbones import build_backbone
 from maxl.models import LabelGenerator, MultiTaskNet
 
 

@@ -22,7 +22,7 @@ import torch
 from hypergrad_pieces import shape_parser  # this folder is on sys.path when run
 
 from maxl.bench import BenchConfig, describe, random_dataset, train_config
-from maxl.build import assemble_run
+from maxl.assembly import assemble_run
 from maxl.hypergrad import hypergradient_of
 from maxl.hypergrad.common import batch_statistics, zeros_for_unused
 from maxl.losses import entropy_regulariser, focal_loss

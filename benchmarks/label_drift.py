@@ -24,8 +24,8 @@ import torch
 
 from maxl.analysis.metrics import mean_label_entropy, nmi_within_groups
 from maxl.analysis.probe import analysis_rows, label_distributions
-from maxl.build import assemble_run
-from maxl.build.datasets import load_dataset
+from maxl.assembly import assemble_run
+from maxl.assembly.datasets import load_dataset
 from maxl.config import TrainConfig, convert_value
 from maxl.data.batches import to_float
 from maxl.engine import Run

@@ -17,7 +17,7 @@ import tempfile
 import torch
 
 import maxl
-from maxl.build.backbones import build_backbone
+from maxl.assembly.backbones import build_backbone
 
 
 class InMemoryItems(torch.utils.data.Dataset):

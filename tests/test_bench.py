@@ -13,7 +13,7 @@ from maxl.bench import (
     random_dataset,
     train_config,
 )
-from maxl.build import assemble_run
+from maxl.assembly import assemble_run
 from maxl.cli import main
 
 

@@ -9,8 +9,8 @@ import torch
 from sklearn.datasets import load_digits
 
 import maxl
-from maxl.build import train as train_run
-from maxl.build.datasets import load_dataset
+from maxl.assembly import train as train_run
+from maxl.assembly.datasets import load_dataset
 from maxl.cli import build_parser, config_from_args, main
 
 BASE = [

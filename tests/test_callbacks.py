@@ -15,7 +15,7 @@ from sklearn.datasets import load_digits
 
 import maxl
 from maxl.analysis.probe import analysis_rows
-from maxl.build import build_run, train
+from maxl.assembly import build_run, train
 from maxl.config import TrainConfig
 from maxl.data.batches import to_float
 

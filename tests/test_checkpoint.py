@@ -18,7 +18,7 @@ import torch
 from state_helpers import assert_equal_states
 
 import maxl.engine
-from maxl.build import train
+from maxl.assembly import train
 from maxl.checkpoint import save_checkpoint
 from maxl.cli import main
 from maxl.config import TrainConfig

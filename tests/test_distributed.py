@@ -12,7 +12,7 @@ import torch
 import torch.multiprocessing as mp
 from distributed_helpers import check_against_one_process
 
-from maxl.build import build_run, train
+from maxl.assembly import build_run, train
 from maxl.cli import main
 from maxl.config import TrainConfig
 from maxl.distributed import Ranks

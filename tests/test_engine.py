@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from maxl.build import build_run, train
+from maxl.assembly import build_run, train
 from maxl.config import TrainConfig, convert_value
 
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import maxl
-from maxl.build import build_run, train
+from maxl.assembly import build_run, train
 from maxl.config import TrainConfig
 from maxl.engine import epoch_batches, meta_rows, train_epoch
 from maxl.methods.maxl import MetaLabels

@@ -13,7 +13,7 @@ import statistics
 
 import pytest
 
-from maxl.build import train
+from maxl.assembly import train
 from maxl.cli import main
 from maxl.config import TrainConfig
 from maxl.config_file import MapPlan, parse_map

@@ -8,8 +8,8 @@ import torch
 from torch import nn
 
 import maxl
-from maxl.build import train
-from maxl.build.datasets import load_dataset
+from maxl.assembly import train
+from maxl.assembly.datasets import load_dataset
 from maxl.config import TrainConfig
 from maxl.data.batches import channel_stats, to_float
 from maxl.hierarchy import Hierarchy

@@ -1,4 +1,4 @@
-"""Data flows one way: the command line, then the public API, then the build layer (names to
+"""Data flows one way: the command line, then the public API, then the assembly layer (names to
 objects), then the engine, then methods, hypergradients and models, then the leaves. Every
 import of a maxl module (lazy ones and type-only ones included) is read from the source."""
 
@@ -17,7 +17,7 @@ LAYERS: list[tuple[str, ...]] = [  # top to bottom; a module imports its own lay
     ("maxl.config_file",),
     ("maxl.tuning", "maxl.jobs"),
     ("maxl.api", "maxl.trained"),
-    ("maxl.build",),
+    ("maxl.assembly",),
     ("maxl.engine",),
     ("maxl.callbacks", "maxl.checkpoint", "maxl.analysis", "maxl.step", "maxl.tensorboard_log"),
     ("maxl.fit_state",),
@@ -89,8 +89,8 @@ def graph() -> dict[str, set[str]]:
 
 
 def test_the_graph_is_read_from_the_source(graph: dict[str, set[str]]) -> None:
-    assert "maxl.engine" in graph["maxl.build.run"]
-    assert "maxl.build" in graph["maxl.cli"]
+    assert "maxl.engine" in graph["maxl.assembly.run"]
+    assert "maxl.assembly" in graph["maxl.cli"]
     assert "maxl.hypergrad" in graph["maxl.labeler"]
 
 
@@ -105,7 +105,7 @@ def test_no_module_imports_a_layer_above_it(graph: dict[str, set[str]]) -> None:
 
 
 def test_the_engine_resolves_no_names(graph: dict[str, set[str]]) -> None:
-    registries = ("maxl.build", "maxl.cli", "maxl.config_file")
+    registries = ("maxl.assembly", "maxl.cli", "maxl.config_file")
     assert not [t for t in graph["maxl.engine"] if t.startswith(registries)]
 
 

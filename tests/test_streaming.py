@@ -20,7 +20,7 @@ from stream_helpers import DIGITS_OPTIONS, Digits, digits_splits, small_cnn
 
 import maxl
 import maxl.engine
-from maxl.build import train
+from maxl.assembly import train
 from maxl.config import TrainConfig
 from maxl.data.stream_scan import streamed_dataset
 from maxl.errors import MaxlError

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from maxl import Hierarchy, MaxlError
-from maxl.build.datasets import load_dataset
+from maxl.assembly.datasets import load_dataset
 from maxl.task import choose_psi, resolve_task
 
 

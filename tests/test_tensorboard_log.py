@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from maxl.build import train
+from maxl.assembly import train
 from maxl.config import TrainConfig
 from maxl.errors import MaxlError
 from maxl.tensorboard_log import TensorBoardLog

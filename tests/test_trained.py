@@ -11,7 +11,7 @@ from sklearn.datasets import load_digits
 from torch import nn
 
 import maxl
-from maxl.build.datasets import load_dataset
+from maxl.assembly.datasets import load_dataset
 from maxl.cli import main
 
 

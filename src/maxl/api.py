@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from maxl.build import default_out_dir
-from maxl.build import train as train_run
+from maxl.assembly import default_out_dir
+from maxl.assembly import train as train_run
 from maxl.callbacks import Callback
 from maxl.config import TrainConfig, convert_value
 from maxl.data.dataset import ImageDataset

@@ -29,7 +29,7 @@ from typing import Any
 
 import torch
 
-from maxl.build import assemble_run, check_config, resolve_device
+from maxl.assembly import assemble_run, check_config, resolve_device
 from maxl.config import TrainConfig
 from maxl.data.dataset import ImageDataset
 from maxl.engine import Run

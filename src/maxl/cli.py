@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from maxl.bench import BenchConfig
-from maxl.build import METHOD_NAMES
-from maxl.build.backbones import BACKBONE_NAMES
+from maxl.assembly import METHOD_NAMES
+from maxl.assembly.backbones import BACKBONE_NAMES
 from maxl.config import (
     GEN_OPTIMIZERS,
     LR_SCHEDULES,
@@ -296,7 +296,7 @@ def run_compare_command(args: argparse.Namespace) -> None:
 
 
 def run_predict_command(args: argparse.Namespace) -> None:
-    from maxl.build.datasets import load_dataset
+    from maxl.assembly.datasets import load_dataset
     from maxl.records import write_atomic
     from maxl.trained import load
 
@@ -498,7 +498,7 @@ def run_command(argv: Sequence[str] | None) -> int:
         return 2
     try:
         if args.command == "train":
-            from maxl.build import default_out_dir, train
+            from maxl.assembly import default_out_dir, train
             from maxl.checkpoint import refuse_to_overwrite
 
             config = config_from_args(args)

@@ -20,8 +20,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from maxl.build import METHOD_NAMES, default_out_dir, train
-from maxl.build.datasets import load_dataset
+from maxl.assembly import METHOD_NAMES, default_out_dir, train
+from maxl.assembly.datasets import load_dataset
 from maxl.checkpoint import checkpoint_path, load_checkpoint
 from maxl.config import TrainConfig
 from maxl.errors import MaxlError

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from maxl.build import METHOD_NAMES
+from maxl.assembly import METHOD_NAMES
 from maxl.config import TrainConfig, convert_value
 from maxl.errors import MaxlError
 

@@ -4,7 +4,7 @@ each multi-task pass. Per epoch the learning-rate schedules, a test-set (and val
 evaluation, the callbacks (the analysis, loggers), a metrics record and a checkpoint.
 
 The engine works on built objects (a `Run`); names and configuration files become objects in
-maxl.build, which calls it.
+maxl.assembly, which calls it.
 
 Under torchrun (WORLD_SIZE > 1) every rank draws the same global batch and trains on its equal
 shard (DDP for the multi-task step, reduced hypergradients, global BatchNorm with --sync-bn);

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from maxl.build.backbones import build_backbone
+from maxl.assembly.backbones import build_backbone
 from maxl.checkpoint import USER_BACKBONE, best_path, checkpoint_path
 from maxl.data.batches import to_float
 from maxl.data.layout import to_nchw

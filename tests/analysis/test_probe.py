@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from maxl.analysis.label_table import LABEL_TABLE_NAME, write_label_table
 from maxl.analysis.probe import analysis_rows, measure
-from maxl.build import build_run, train
+from maxl.assembly import build_run, train
 from maxl.config import TrainConfig
 from maxl.data.batches import to_float
 from maxl.engine import train_epoch

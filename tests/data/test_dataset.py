@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from maxl.build.datasets import KNOWN_DATASETS, load_dataset
+from maxl.assembly.datasets import KNOWN_DATASETS, load_dataset
 from maxl.data import ImageDataset
 from maxl.errors import MaxlError
 
@@ -86,7 +86,7 @@ def test_npz_hints():
 
 
 def test_name_spelling_is_forgiving(monkeypatch):
-    import maxl.build.datasets as registry
+    import maxl.assembly.datasets as registry
 
     calls = []
     monkeypatch.setattr(registry, "load_fashion_mnist", lambda data_dir: calls.append(data_dir))
@@ -108,7 +108,7 @@ def test_name_spelling_is_forgiving(monkeypatch):
 def test_paper_datasets_are_registered(monkeypatch, name, module, loader):
     import importlib
 
-    import maxl.build.datasets as registry
+    import maxl.assembly.datasets as registry
 
     assert getattr(registry, loader) is getattr(
         importlib.import_module(f"maxl.data.{module}"), loader

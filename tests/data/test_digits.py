@@ -4,7 +4,7 @@ import torch
 from sklearn.datasets import load_digits as sklearn_digits
 from sklearn.model_selection import train_test_split
 
-from maxl.build.datasets import load_dataset
+from maxl.assembly.datasets import load_dataset
 
 
 @pytest.fixture(scope="module")

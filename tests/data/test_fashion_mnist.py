@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from maxl.build.datasets import load_dataset
+from maxl.assembly.datasets import load_dataset
 from maxl.data.fashion_mnist import SHA256, SYSTEM_DIRS, load_fashion_mnist
 from maxl.errors import MaxlError
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from maxl.build.datasets import load_dataset
+from maxl.assembly.datasets import load_dataset
 from maxl.data.folder import RESAMPLE, load_folder
 from maxl.data.npz import load_npz
 from maxl.errors import MaxlError

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from maxl.build.datasets import load_dataset
+from maxl.assembly.datasets import load_dataset
 from maxl.data import channel_stats, to_float
 from maxl.errors import MaxlError
 

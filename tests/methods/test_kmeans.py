@@ -7,8 +7,8 @@ import warnings
 import pytest
 import torch
 
-from maxl.build import METHOD_NAMES, build_method
-from maxl.build.datasets import load_dataset
+from maxl.assembly import METHOD_NAMES, build_method
+from maxl.assembly.datasets import load_dataset
 from maxl.cli import build_parser, config_from_args
 from maxl.config import TrainConfig
 from maxl.hierarchy import Hierarchy

@@ -1,7 +1,7 @@
 import torch
 
 from maxl import Hierarchy, focal_loss, generator_hypergradient
-from maxl.build.backbones import build_backbone
+from maxl.assembly.backbones import build_backbone
 from maxl.labeler import MetaLabeler
 from maxl.methods.human import HumanLabels
 from maxl.methods.maxl import MetaLabels

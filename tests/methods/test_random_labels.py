@@ -6,8 +6,8 @@ import pytest
 import torch
 from scipy.stats import chisquare
 
-from maxl.build import METHOD_NAMES, build_method
-from maxl.build.datasets import load_dataset
+from maxl.assembly import METHOD_NAMES, build_method
+from maxl.assembly.datasets import load_dataset
 from maxl.config import TrainConfig
 from maxl.errors import MaxlError
 from maxl.hierarchy import Hierarchy

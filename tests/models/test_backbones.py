@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from maxl.build.backbones import BACKBONE_NAMES, build_backbone
+from maxl.assembly.backbones import BACKBONE_NAMES, build_backbone
 from maxl.errors import MaxlError
 from maxl.models.resnet import ResNet18
 from maxl.models.small_cnn import SmallCNN

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from maxl.build.backbones import BACKBONE_NAMES, build_backbone
+from maxl.assembly.backbones import BACKBONE_NAMES, build_backbone
 from maxl.errors import MaxlError
 from maxl.models import MultiTaskNet
 from maxl.models.blocks import block_count, split_at_depth

@@ -1,7 +1,7 @@
 import torch
 
 from maxl import Hierarchy
-from maxl.build.backbones import build_backbone
+from maxl.assembly.backbones import build_backbone
 from maxl.models import LabelGenerator, MultiTaskNet
 
 

@@ -9,7 +9,7 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from maxl.build.datasets import load_dataset
+from maxl.assembly.datasets import load_dataset
 from maxl.cli import main
 from maxl.errors import MaxlError
 from maxl.report import show

@@ -1,4 +1,4 @@
-"""The in-memory dataset type shared by every loader (maxl.build.datasets picks the loader)."""
+"""The in-memory dataset type shared by every loader (maxl.assembly.datasets picks the loader)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Where the auxiliary labels come from: one module per baseline of the paper. (Names become
-these objects in maxl.build.)"""
+these objects in maxl.assembly.)"""
 
 from maxl.methods.base import AuxiliaryLabels
 from maxl.methods.human import HumanLabels

@@ -1,6 +1,6 @@
 """What the backbones share: every one maps inputs to features [N, D], exposes ``feature_dim``
 (D) so heads can be sized, and checks its inputs with `check_images`. (Names become backbones
-in maxl.build.backbones.)"""
+in maxl.assembly.backbones.)"""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from maxl.build import METHOD_NAMES
+from maxl.assembly import METHOD_NAMES
 from maxl.data.dataset import ImageDataset
 from maxl.errors import MaxlError
 from maxl.records import write_atomic
@@ -325,7 +325,7 @@ def displayable(images: np.ndarray) -> np.ndarray:
 
 def load_run_dataset(run: RunRecord) -> ImageDataset:
     """The run's dataset, as its config names it; any failure is a MaxlError (grids skipped)."""
-    from maxl.build.datasets import load_dataset
+    from maxl.assembly.datasets import load_dataset
 
     config = (run.results or {}).get("config") or {}
     name = config.get("dataset") or (run.results or {}).get("dataset")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from maxl.build.optimisers import learning_rate_schedule
+from maxl.assembly.optimisers import learning_rate_schedule
 from maxl.config import TrainConfig
 from maxl.data.streamed import StreamedInputs
 from maxl.errors import MaxlError

@@ -19,7 +19,7 @@ from state_helpers import assert_equal_states
 
 import maxl
 import maxl.engine
-from maxl.build import build_run, train
+from maxl.assembly import build_run, train
 from maxl.config import TrainConfig
 from maxl.errors import MaxlError
 from maxl.interrupt import Interrupted

@@ -1,10 +1,10 @@
-"""The build layer: the one place where names (datasets, backbones, methods, loggers) become
+"""The assembly layer: the one place where names (datasets, backbones, methods, loggers) become
 objects, once, before the engine runs."""
 
-from maxl.build.backbones import BACKBONE_NAMES, build_backbone
-from maxl.build.datasets import KNOWN_DATASETS, load_dataset
-from maxl.build.methods import METHOD_NAMES, METHODS, BackboneFactory, build_method
-from maxl.build.run import (
+from maxl.assembly.backbones import BACKBONE_NAMES, build_backbone
+from maxl.assembly.datasets import KNOWN_DATASETS, load_dataset
+from maxl.assembly.methods import METHOD_NAMES, METHODS, BackboneFactory, build_method
+from maxl.assembly.run import (
     assemble_run,
     backbone_name,
     build_run,

@@ -15,10 +15,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from maxl.build.backbones import BACKBONE_NAMES, build_backbone
-from maxl.build.datasets import load_dataset
-from maxl.build.methods import BackboneFactory, build_method
-from maxl.build.optimisers import learning_rate_schedule, network_optimizer
+from maxl.assembly.backbones import BACKBONE_NAMES, build_backbone
+from maxl.assembly.datasets import load_dataset
+from maxl.assembly.methods import BackboneFactory, build_method
+from maxl.assembly.optimisers import learning_rate_schedule, network_optimizer
 from maxl.callbacks import Analysis, Callback, LabelTable, TensorBoard
 from maxl.checkpoint import USER_BACKBONE, checkpoint_path, load_checkpoint
 from maxl.config import (
