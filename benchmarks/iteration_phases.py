@@ -21,8 +21,8 @@ from contextlib import contextmanager, nullcontext
 import torch
 from hypergrad_pieces import shape_parser  # this folder is on sys.path when run
 
-from maxl.bench import BenchConfig, describe, random_dataset, train_config
 from maxl.assembly import assemble_run
+from maxl.bench import BenchConfig, describe, random_dataset, train_config
 from maxl.hypergrad import hypergradient_of
 from maxl.hypergrad.common import batch_statistics, zeros_for_unused
 from maxl.losses import entropy_regulariser, focal_loss

@@ -5,6 +5,7 @@ import json
 import pytest
 import torch
 
+from maxl.assembly import assemble_run
 from maxl.bench import (
     VARIANTS,
     BenchConfig,
@@ -13,7 +14,6 @@ from maxl.bench import (
     random_dataset,
     train_config,
 )
-from maxl.assembly import assemble_run
 from maxl.cli import main
 
 

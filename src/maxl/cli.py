@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from maxl.bench import BenchConfig
 from maxl.assembly import METHOD_NAMES
 from maxl.assembly.backbones import BACKBONE_NAMES
+from maxl.bench import BenchConfig
 from maxl.config import (
     GEN_OPTIMIZERS,
     LR_SCHEDULES,
