@@ -31,7 +31,7 @@ LAYERS: list[tuple[str, ...]] = [  # top to bottom; a module imports its own lay
         "maxl.losses",
         "maxl.config",
         "maxl.errors",
-        "maxl.records",
+        "maxl.run_folder",
         "maxl.distributed",
         "maxl.global_batch_norm",
         "maxl.interrupt",

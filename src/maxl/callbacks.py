@@ -10,10 +10,11 @@ from typing import Any
 
 import torch
 
-from maxl.analysis.label_table import LABEL_TABLE_NAME, write_label_table
+from maxl.analysis.label_table import write_label_table
 from maxl.analysis.metrics import label_change
 from maxl.analysis.probe import analysis_rows, measure, most_likely_classes
 from maxl.fit_state import FitState
+from maxl.run_folder import AUX_LABELS
 from maxl.tensorboard_log import TensorBoardLog, require_tensorboard
 
 
@@ -98,7 +99,7 @@ class Analysis(Callback):
 class LabelTable(Callback):
     """OUT/aux_labels.npz at the end: each training image's auxiliary class (for maxl show)."""
 
-    outputs = (LABEL_TABLE_NAME,)
+    outputs = (AUX_LABELS,)
 
     def on_fit_end(self, state: FitState, out: Path) -> None:
         write_label_table(state, out)

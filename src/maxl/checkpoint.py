@@ -19,10 +19,8 @@ from maxl.config import TrainConfig
 from maxl.data.streamed import Inputs
 from maxl.errors import MaxlError
 from maxl.fit_state import FitState
-from maxl.records import write_atomic
+from maxl.run_folder import checkpoint_path, results_path, write_atomic
 
-CHECKPOINT_NAME = "checkpoint.pt"
-BEST_NAME = "best.pt"  # the checkpoint of the epoch with the best validation accuracy
 FORMAT = 1
 # Settings that do not change the numbers a run computes (or only where it runs them), so a
 # resumed run may change them: a longer run, another evaluation rhythm or analysis sample,
@@ -65,14 +63,6 @@ def input_spec(
         "num_aux": int(num_aux),
         "backbone": backbone,
     }
-
-
-def checkpoint_path(out: Path) -> Path:
-    return out / CHECKPOINT_NAME
-
-
-def best_path(out: Path) -> Path:
-    return out / BEST_NAME
 
 
 def fingerprint(config: TrainConfig) -> dict[str, Any]:
@@ -165,7 +155,7 @@ def load_checkpoint(path: Path, config: TrainConfig) -> dict[str, Any]:
 def refuse_to_overwrite(out: Path) -> None:
     """`maxl train` without --resume must not overwrite the checkpoint of an unfinished run.
     (The Python API and `maxl compare` start such a run afresh: their callers decide.)"""
-    if checkpoint_path(out).exists() and not (out / "results.json").exists():
+    if checkpoint_path(out).exists() and not results_path(out).exists():
         raise MaxlError(
             f"{out} holds the checkpoint of an unfinished run; continue it with --resume, or "
             "start this run with another --out"

@@ -297,12 +297,11 @@ def run_compare_command(args: argparse.Namespace) -> None:
 
 def run_predict_command(args: argparse.Namespace) -> None:
     from maxl.assembly.datasets import load_dataset
-    from maxl.records import write_atomic
+    from maxl.run_folder import read_results, write_atomic
     from maxl.trained import load
 
     model = load(args.run_dir, which=args.which)
-    results_file = args.run_dir / "results.json"
-    config = json.loads(results_file.read_text())["config"] if results_file.is_file() else {}
+    config = (read_results(args.run_dir) or {}).get("config", {})
     dataset = load_dataset(args.dataset, args.data_dir, image_size=config.get("image_size"))
     predictions = model.predict(dataset.x_test)
     level = config.get("primary_level") or dataset.default_level

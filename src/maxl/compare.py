@@ -22,11 +22,17 @@ from typing import Any
 
 from maxl.assembly import METHOD_NAMES, default_out_dir, train
 from maxl.assembly.datasets import load_dataset
-from maxl.checkpoint import checkpoint_path, load_checkpoint
+from maxl.checkpoint import load_checkpoint
 from maxl.config import TrainConfig
 from maxl.errors import MaxlError
 from maxl.jobs import Log, RunPool, TrainFn
-from maxl.records import prepare_out_dir, write_atomic
+from maxl.run_folder import (
+    checkpoint_path,
+    prepare_out_dir,
+    read_results,
+    results_path,
+    write_atomic,
+)
 from maxl.step import NonFiniteLoss
 from maxl.summaries import MethodSummary, sample_std, seeds_won
 from maxl.task import resolve_task
@@ -109,15 +115,15 @@ def run_or_reuse(config: TrainConfig, log: Log) -> dict[str, Any]:
     """Train `config`, unless its folder already has results of the very same configuration;
     a run killed part-way continues from its checkpoint when that has the same settings."""
     assert config.out is not None
-    previous = config.out / "results.json"
-    if previous.is_file():
-        try:
-            results = json.loads(previous.read_text())
-        except (OSError, ValueError):
-            results = {}
-        if comparable(results.get("config", {})) == comparable(config.to_json()):
-            log(f"{config.method}, seed {config.seed}: reusing {previous}")
-            return results
+    try:
+        previous = read_results(config.out)
+    except MaxlError:  # a damaged results.json: train again
+        previous = None
+    if previous is not None and comparable(previous.get("config", {})) == comparable(
+        config.to_json()
+    ):
+        log(f"{config.method}, seed {config.seed}: reusing {results_path(config.out)}")
+        return previous
     checkpoint = checkpoint_path(config.out)
     if checkpoint.is_file():
         try:

@@ -25,9 +25,6 @@ from tqdm.auto import tqdm
 
 from maxl.callbacks import Callback
 from maxl.checkpoint import (
-    BEST_NAME,
-    best_path,
-    checkpoint_path,
     fingerprint,
     input_spec,
     restore_run,
@@ -43,7 +40,7 @@ from maxl.interrupt import Interrupted, StepBoundaryInterrupts
 from maxl.losses import focal_loss
 from maxl.methods.base import AuxiliaryLabels
 from maxl.models.multitask import MultiTaskNet
-from maxl.records import write_json_atomic, write_jsonl_atomic
+from maxl.run_folder import BEST, RESULTS, best_path, checkpoint_path, write_metrics, write_results
 from maxl.step import NonFiniteLoss, precision_context, prepare_batch, train_step
 from maxl.task import Task
 
@@ -421,7 +418,7 @@ class TrainingLoop:
         self.best = saved.get("best")
         self.checkpointed = True
         if self.writes:  # the metrics of exactly the epochs the checkpoint holds
-            write_jsonl_atomic(self.out / "metrics.jsonl", self.records)
+            write_metrics(self.out, self.records)
 
     def improves(self, epoch: int, validation: dict[str, float]) -> bool:
         """Is this epoch's validation accuracy the best so far (the first of equals)? Keeps
@@ -448,9 +445,9 @@ class TrainingLoop:
         (the label table) of the run it replaces, so the folder never pairs them."""
         if self.writes:
             if not self.checkpointed:
-                for name in ("results.json", BEST_NAME, *self.outputs()):
+                for name in (RESULTS, BEST, *self.outputs()):
                     (self.out / name).unlink(missing_ok=True)
-            write_jsonl_atomic(self.out / "metrics.jsonl", self.records)
+            write_metrics(self.out, self.records)
             state = {
                 **run_state(self.run),
                 "config": fingerprint(self.run.config),
@@ -588,6 +585,5 @@ class TrainingLoop:
         if self.writes:
             for callback in self.callbacks:
                 callback.on_fit_end(run, self.out)
-            write_json_atomic(self.out / "results.json", results)
-            self.say(f"results in {self.out / 'results.json'}")
+            self.say(f"results in {write_results(self.out, results)}")
         return results

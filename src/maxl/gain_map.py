@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from maxl.compare import gain_cell, optional, run_compare
 from maxl.config import TrainConfig
 from maxl.config_file import MapPlan
 from maxl.jobs import Log, TrainFn
-from maxl.records import write_atomic
+from maxl.run_folder import read_results, write_atomic
 from maxl.summaries import MethodSummary, seeds_won
 from maxl.tuning import Tuning
 
@@ -73,7 +72,8 @@ def generator_steps(config: TrainConfig, size: int) -> int:
 def generator_steps_run(folder: Path, seed: int) -> int:
     """generator_steps of the maxl run the comparison in `folder` made (with its own tuned
     settings and its training rows), read from its results.json."""
-    results = json.loads((folder / f"maxl-seed{seed}" / "results.json").read_text())
+    results = read_results(folder / f"maxl-seed{seed}")
+    assert results is not None, "the map reads the maxl runs it has just finished"
     names = ("batch_size", "epochs", "meta_every", "schedule", "meta_data")
     ran = TrainConfig(**{name: results["config"][name] for name in names})
     return generator_steps(ran, int(results["num_train"]))

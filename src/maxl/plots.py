@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from maxl.records import write_atomic
+from maxl.run_folder import write_atomic
 from maxl.summaries import MethodSummary, SweepPoint
 
 METHOD_COLOURS = {

@@ -27,8 +27,8 @@ from maxl.compare import (
 from maxl.compare import write_summary as write_compare_summary
 from maxl.config import TrainConfig, convert_value
 from maxl.errors import MaxlError
-from maxl.records import prepare_out_dir, write_atomic
-from maxl.report.runs import ANALYSIS_KEYS, last_value, number, read_metrics
+from maxl.report.runs import ANALYSIS_KEYS, last_value, number
+from maxl.run_folder import is_run_folder, prepare_out_dir, read_metrics, write_atomic
 from maxl.summaries import SweepPoint
 from maxl.tuning import TrainFn
 
@@ -112,7 +112,7 @@ def last_metrics(run_dirs: Sequence[Path]) -> dict[str, float]:
     """Each analysis metric's last recorded value per run, averaged over the runs with one."""
     values: dict[str, list[float]] = {key: [] for key in ANALYSIS_KEYS}
     for run_dir in run_dirs:
-        records = read_metrics(run_dir / "metrics.jsonl")
+        records = read_metrics(run_dir)
         for key in ANALYSIS_KEYS:
             value = number(last_value(records, key))
             if value is not None:
@@ -210,8 +210,8 @@ def overlay_by_value(
     for point in points:
         for s in point.summaries:
             label = f"{field}={point.label}" + (f" {s.method}" if len(point.summaries) > 1 else "")
-            runs = [point.folder / f"{s.method}-seed{seed}" / "metrics.jsonl" for seed in seeds]
-            groups[label] = [read_metrics(path) for path in runs if path.is_file()]
+            runs = [point.folder / f"{s.method}-seed{seed}" for seed in seeds]
+            groups[label] = [read_metrics(run) for run in runs if is_run_folder(run)]
     figures = out / "figures"
     prepare_out_dir(figures)
     return overlay_figures(groups, figures)

@@ -21,12 +21,13 @@ import torch
 from torch import nn
 
 from maxl.assembly.backbones import build_backbone
-from maxl.checkpoint import USER_BACKBONE, best_path, checkpoint_path
+from maxl.checkpoint import USER_BACKBONE
 from maxl.data.batches import to_float
 from maxl.data.layout import to_nchw
 from maxl.data.npz import as_bytes, image_arrays
 from maxl.errors import MaxlError
 from maxl.models.multitask import MultiTaskNet
+from maxl.run_folder import best_path, checkpoint_path
 
 
 @dataclass

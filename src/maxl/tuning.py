@@ -12,7 +12,6 @@ import csv
 import dataclasses
 import io
 import itertools
-import json
 import math
 import statistics
 import typing
@@ -24,7 +23,7 @@ from typing import Any
 from maxl.config import TrainConfig, convert_value
 from maxl.errors import MaxlError
 from maxl.jobs import Log, RunPool, TrainFn
-from maxl.records import write_atomic
+from maxl.run_folder import read_metrics, write_atomic
 from maxl.step import NonFiniteLoss
 from maxl.summaries import sample_std
 
@@ -222,8 +221,7 @@ def tune_method(
 def val_curve(run_dir: Path | None) -> list[float]:
     """val_accuracy epoch by epoch from a run's metrics.jsonl."""
     assert run_dir is not None
-    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
-    return [float(json.loads(line)["val_accuracy"]) for line in lines if line.strip()]
+    return [float(record["val_accuracy"]) for record in read_metrics(run_dir)]
 
 
 def mean_curve(curves: list[list[float]]) -> list[float]:

@@ -12,13 +12,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from maxl.analysis.label_table import LABEL_TABLE_NAME, write_label_table
+from maxl.analysis.label_table import write_label_table
 from maxl.analysis.probe import analysis_rows, measure
 from maxl.assembly import build_run, train
 from maxl.config import TrainConfig
 from maxl.data.batches import to_float
 from maxl.engine import train_epoch
 from maxl.losses import focal_loss
+from maxl.run_folder import AUX_LABELS
 
 
 def config(tmp_path: Path, **changes) -> TrainConfig:
@@ -133,7 +134,7 @@ def test_label_table_of_maxl_is_the_generators_argmax(tmp_path):
     with torch.no_grad():
         expected = generator(to_float(run.x_train, run.mean, run.std), run.y_train)
     path = write_label_table(run, tmp_path)
-    assert path == tmp_path / LABEL_TABLE_NAME
+    assert path == tmp_path / AUX_LABELS
     table = np.load(path)
     assert np.array_equal(table["rows"], run.task.train_indices.numpy())
     assert np.array_equal(table["primary"], run.y_train.numpy())
@@ -145,7 +146,7 @@ def test_label_table_of_maxl_is_the_generators_argmax(tmp_path):
 
 def test_a_finished_run_writes_the_label_table_except_single(tmp_path):
     train(config(tmp_path, method="random", out=tmp_path / "r"))
-    table = np.load(tmp_path / "r" / LABEL_TABLE_NAME)
+    table = np.load(tmp_path / "r" / AUX_LABELS)
     assert np.all(table["confidence"] == 1.0)
     train(config(tmp_path, method="single", out=tmp_path / "s"))
-    assert not (tmp_path / "s" / LABEL_TABLE_NAME).exists()
+    assert not (tmp_path / "s" / AUX_LABELS).exists()

@@ -12,7 +12,7 @@ from maxl.report.figures import (
     tile_mosaic,
 )
 from maxl.report.grid import AuxRow, group_rows, pick_classes
-from maxl.report.runs import AuxLabels
+from maxl.run_folder import AuxLabels
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

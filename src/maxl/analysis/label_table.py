@@ -10,9 +10,7 @@ import torch
 
 from maxl.analysis.probe import label_distributions
 from maxl.fit_state import FitState
-from maxl.records import write_atomic
-
-LABEL_TABLE_NAME = "aux_labels.npz"
+from maxl.run_folder import write_aux_labels
 
 
 def write_label_table(run: FitState, out: Path) -> Path | None:
@@ -31,6 +29,4 @@ def write_label_table(run: FitState, out: Path) -> Path | None:
         "confidence": confidence.cpu().numpy().astype(np.float32),
         "psi": np.asarray(run.hierarchy.psi, dtype=np.int64),
     }
-    path = out / LABEL_TABLE_NAME
-    write_atomic(path, lambda handle: np.savez(handle, **arrays))
-    return path
+    return write_aux_labels(out, arrays)

@@ -20,7 +20,7 @@ from maxl.assembly.datasets import load_dataset
 from maxl.assembly.methods import BackboneFactory, build_method
 from maxl.assembly.optimisers import learning_rate_schedule, network_optimizer
 from maxl.callbacks import Analysis, Callback, LabelTable, TensorBoard
-from maxl.checkpoint import USER_BACKBONE, checkpoint_path, load_checkpoint
+from maxl.checkpoint import USER_BACKBONE, load_checkpoint
 from maxl.config import (
     GEN_OPTIMIZERS,
     LR_SCHEDULES,
@@ -47,7 +47,7 @@ from maxl.hypergrad import HYPERGRADIENT_METHODS
 from maxl.interrupt import StepBoundaryInterrupts
 from maxl.models import MultiTaskNet
 from maxl.models.blocks import block_count, split_at_depth
-from maxl.records import prepare_out_dir
+from maxl.run_folder import checkpoint_path, prepare_out_dir
 from maxl.step import precision_context
 from maxl.task import choose_psi, resolve_task, split_rows
 

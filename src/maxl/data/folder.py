@@ -30,7 +30,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from maxl.data.dataset import ImageDataset
 from maxl.data.sources import cache_dir
 from maxl.errors import MaxlError
-from maxl.records import write_atomic
+from maxl.run_folder import write_atomic
 
 SPLITS = ("train", "test")
 EXTENSIONS = (".png", ".jpg", ".jpeg")

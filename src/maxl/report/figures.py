@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from maxl.records import write_atomic
 from maxl.report.runs import series
+from maxl.run_folder import write_atomic
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from maxl.report.runs import AuxLabels
+from maxl.run_folder import AuxLabels
 
 
 @dataclass(frozen=True)

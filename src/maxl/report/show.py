@@ -13,15 +13,19 @@ import numpy as np
 from maxl.assembly import METHOD_NAMES
 from maxl.data.dataset import ImageDataset
 from maxl.errors import MaxlError
-from maxl.records import write_atomic
-from maxl.report.runs import (
-    ANALYSIS_KEYS,
-    RunRecord,
-    last_value,
-    number,
+from maxl.report.runs import ANALYSIS_KEYS, last_value, number
+from maxl.run_folder import (
+    AUX_LABELS,
+    METRICS,
+    RESULTS,
+    SavedRun,
+    aux_labels_path,
+    is_run_folder,
+    metrics_path,
     read_aux_labels,
     read_run,
     run_folders,
+    write_atomic,
 )
 
 Log = Callable[[str], None]
@@ -41,7 +45,7 @@ def show(path: Path, log: Log = print, classes: Sequence[int] | None = None) -> 
     folder (run sub-folders); returns the path of report.md. `classes`: the primary classes
     that get image grids (default: up to four with the largest ψ)."""
     path = Path(path)
-    if (path / "metrics.jsonl").is_file():
+    if is_run_folder(path):
         return show_run(path, log, classes)
     if run_folders(path):
         return show_compare(path, log)
@@ -50,7 +54,7 @@ def show(path: Path, log: Log = print, classes: Sequence[int] | None = None) -> 
     elif not path.is_dir():
         problem = "is a file, not a folder"
     else:
-        problem = "holds no metrics.jsonl and no run folders"
+        problem = f"holds no {METRICS} and no run folders"
     raise MaxlError(f"{path} {problem}; give a folder written by maxl train or maxl compare")
 
 
@@ -84,7 +88,7 @@ def show_run(folder: Path, log: Log = print, classes: Sequence[int] | None = Non
     run = read_run(folder)
     if not run.metrics:
         raise MaxlError(
-            f"{folder / 'metrics.jsonl'} holds no finished epoch yet; "
+            f"{metrics_path(folder)} holds no finished epoch yet; "
             "show it once the first epoch has finished"
         )
     out = figures_dir(folder)
@@ -95,8 +99,8 @@ def show_run(folder: Path, log: Log = print, classes: Sequence[int] | None = Non
     lines += ["", *run_facts(run), ""]
     if not run.finished:
         lines += [
-            f"*Run in progress (no results.json yet): shown from the {len(records)} epoch(s) "
-            "in metrics.jsonl; run `maxl show` again later for the rest.*",
+            f"*Run in progress (no {RESULTS} yet): shown from the {len(records)} epoch(s) "
+            f"in {METRICS}; run `maxl show` again later for the rest.*",
             "",
         ]
     lines += analysis_table(records, psi)
@@ -128,14 +132,14 @@ def show_run(folder: Path, log: Log = print, classes: Sequence[int] | None = Non
         ]
     else:
         lines += [
-            "*No gradient cosine recorded in metrics.jsonl (no auxiliary task, or a "
+            f"*No gradient cosine recorded in {METRICS} (no auxiliary task, or a "
             "run from before the analysis was added): figure skipped.*",
             "",
         ]
 
     lines += ["## Auxiliary labels", ""]
     label_keys = ("aux_usage", "aux_entropy", "aux_marginal_entropy", "nmi_human")
-    has_labels = (folder / "aux_labels.npz").is_file()
+    has_labels = aux_labels_path(folder).is_file()
     dataset: ImageDataset | MaxlError | None = None
     if run.finished and (has_labels or any(r.get("aux_usage") for r in records)):
         try:
@@ -177,7 +181,7 @@ def show_run(folder: Path, log: Log = print, classes: Sequence[int] | None = Non
     return report
 
 
-def run_facts(run: RunRecord) -> list[str]:
+def run_facts(run: SavedRun) -> list[str]:
     results = run.results or {}
     epochs_done = run.metrics[-1]["epoch"]
     planned = results.get("epochs")
@@ -202,7 +206,7 @@ def analysis_table(records: list[dict[str, Any]], psi: list[int] | None) -> list
         r for r in records if any(r.get(k) is not None for k in (*ANALYSIS_KEYS, "aux_usage"))
     ]
     if not measured:
-        return ["*No analysis metrics in metrics.jsonl.*", ""]
+        return [f"*No analysis metrics in {METRICS}.*", ""]
     last = measured[-1]
     lines = [
         f"## Analysis at epoch {last['epoch']}",
@@ -231,7 +235,7 @@ def analysis_table(records: list[dict[str, Any]], psi: list[int] | None) -> list
 
 def grid_section(
     folder: Path,
-    run: RunRecord,
+    run: SavedRun,
     out: Path,
     dataset: ImageDataset | MaxlError | None,
     log: Log,
@@ -243,25 +247,25 @@ def grid_section(
     from maxl.report.grid import group_rows, pick_classes
 
     lines = ["## What the auxiliary classes look like", ""]
-    labels_path = folder / "aux_labels.npz"
+    labels_path = aux_labels_path(folder)
     if not labels_path.is_file():
         why = (
             "the run is still in progress"
             if not run.finished
             else "the method has no auxiliary labels, or the run predates that file"
         )
-        return [*lines, f"*No aux_labels.npz ({why}): image grids skipped.*", ""]
+        return [*lines, f"*No {AUX_LABELS} ({why}): image grids skipped.*", ""]
     try:
-        labels = read_aux_labels(labels_path)
+        labels = read_aux_labels(folder)
         if dataset is None:
-            raise MaxlError("results.json is missing, so the dataset is unknown")
+            raise MaxlError(f"{RESULTS} is missing, so the dataset is unknown")
         if isinstance(dataset, MaxlError):
             raise dataset
         if dataset.is_features:
             raise MaxlError(f"{dataset.name} holds feature vectors, not images")
         if len(labels.rows) and int(labels.rows.max()) >= len(dataset.x_train):
             raise MaxlError(
-                f"aux_labels.npz points at training image {int(labels.rows.max())} but "
+                f"{AUX_LABELS} points at training image {int(labels.rows.max())} but "
                 f"{dataset.name} has {len(dataset.x_train)}; it was written for other data"
             )
     except MaxlError as error:
@@ -308,7 +312,7 @@ def grid_section(
     return lines
 
 
-def primary_class_names(run: RunRecord, dataset: ImageDataset) -> list[str] | None:
+def primary_class_names(run: SavedRun, dataset: ImageDataset) -> list[str] | None:
     """The names of the run's primary classes, where the dataset has them."""
     level = (run.results or {}).get("primary_level") or dataset.default_level
     return dataset.class_names.get(str(level)) or None
@@ -323,14 +327,14 @@ def displayable(images: np.ndarray) -> np.ndarray:
     return np.rint(255 * (images - low) / np.maximum(high - low, 1e-12)).astype(np.uint8)
 
 
-def load_run_dataset(run: RunRecord) -> ImageDataset:
+def load_run_dataset(run: SavedRun) -> ImageDataset:
     """The run's dataset, as its config names it; any failure is a MaxlError (grids skipped)."""
     from maxl.assembly.datasets import load_dataset
 
     config = (run.results or {}).get("config") or {}
     name = config.get("dataset") or (run.results or {}).get("dataset")
     if not name:
-        raise MaxlError("results.json names no dataset")
+        raise MaxlError(f"{RESULTS} names no dataset")
     if name == "tensors":
         raise MaxlError(
             "a maxl.fit run keeps no copy of its data; save it as an .npz and train with "
@@ -354,7 +358,7 @@ def show_compare(folder: Path, log: Log = print) -> Path:
     runs = [read_run(sub) for sub in run_folders(folder)]
     empty = [r.folder.name for r in runs if not r.metrics]
     runs = [r for r in runs if r.metrics]
-    by_method: dict[str, list[RunRecord]] = {}
+    by_method: dict[str, list[SavedRun]] = {}
     for run in sorted(runs, key=lambda r: method_order(r.method)):
         by_method.setdefault(run.method, []).append(run)
     out = figures_dir(folder)
@@ -367,8 +371,7 @@ def show_compare(folder: Path, log: Log = print) -> Path:
     in_progress = [r.folder.name for r in runs if not r.finished]
     if in_progress:
         lines += [
-            f"*Still in progress (no results.json), shown from metrics.jsonl: "
-            f"{', '.join(in_progress)}.*",
+            f"*Still in progress (no {RESULTS}), shown from {METRICS}: {', '.join(in_progress)}.*",
             "",
         ]
     if empty:
@@ -391,7 +394,7 @@ def show_compare(folder: Path, log: Log = print) -> Path:
     for path in written:
         lines += [f"![{path.stem}](figures/{path.name})", "", captions.get(path.name, ""), ""]
     example = next((r for r in runs if r.method == "maxl"), None) or next(
-        (r for r in runs if (r.folder / "aux_labels.npz").is_file()), runs[0]
+        (r for r in runs if aux_labels_path(r.folder).is_file()), runs[0]
     )
     lines += [
         "For one run's own figures and its image grids of the auxiliary classes, run "
@@ -403,7 +406,7 @@ def show_compare(folder: Path, log: Log = print) -> Path:
     return report
 
 
-def compare_table(by_method: dict[str, list[RunRecord]]) -> list[str]:
+def compare_table(by_method: dict[str, list[SavedRun]]) -> list[str]:
     """Per method: final test accuracy mean ± sample std over seeds, and the last-epoch
     analysis metrics averaged over seeds."""
     keys = [
