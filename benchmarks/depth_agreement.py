@@ -22,7 +22,7 @@ import torch
 
 import maxl
 from maxl.checkpoint import checkpoint_path, restore_run
-from maxl.engine import Run
+from maxl.engine import AssembledRun
 from maxl.models.blocks import block_count
 from maxl.step import prepare_batch
 
@@ -34,7 +34,7 @@ def flat(grads: list[torch.Tensor]) -> torch.Tensor:
     return torch.cat([g.reshape(-1) for g in grads])
 
 
-def agreement(run: Run, batches: int) -> dict[int, tuple[float, float]]:
+def agreement(run: AssembledRun, batches: int) -> dict[int, tuple[float, float]]:
     """Depth K -> (mean cosine, mean norm ratio) against all blocks, over `batches` batches."""
     count = block_count(run.net.backbone)
     assert count is not None, "the backbone declares no blocks"

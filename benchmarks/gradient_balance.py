@@ -23,7 +23,7 @@ from maxl.assembly import build_run
 from maxl.config import TrainConfig
 from maxl.config_file import load_experiment
 from maxl.data.batches import to_float
-from maxl.engine import Run, train_epoch
+from maxl.engine import AssembledRun, train_epoch
 from maxl.hypergrad import generator_hypergradient
 
 
@@ -31,7 +31,7 @@ def norm(grads: list[torch.Tensor]) -> float:
     return float(torch.cat([g.reshape(-1) for g in grads]).norm())
 
 
-def balance(run: Run, batches: int) -> tuple[float, float, float]:
+def balance(run: AssembledRun, batches: int) -> tuple[float, float, float]:
     """Median over `batches` batches of |meta-gradient|, |λ∇H| and their cosine."""
     config, generator = run.config, run.method.generator  # type: ignore[attr-defined]
     lr = run.optimizer.param_groups[0]["lr"]

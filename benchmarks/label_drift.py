@@ -28,10 +28,10 @@ from maxl.assembly import assemble_run
 from maxl.assembly.datasets import load_dataset
 from maxl.config import TrainConfig, convert_value
 from maxl.data.batches import to_float
-from maxl.engine import Run
+from maxl.engine import AssembledRun
 
 
-def rebuilt_run(run_dir: Path) -> Run:
+def rebuilt_run(run_dir: Path) -> AssembledRun:
     """A finished run's networks and data as its seed built them (untrained), on the CPU."""
     results = json.loads((run_dir / "results.json").read_text())
     hints = typing.get_type_hints(TrainConfig)
@@ -56,7 +56,7 @@ def untrained_labels(run_dir: Path) -> tuple[TrainConfig, torch.Tensor, torch.Te
 
 
 @torch.no_grad()
-def calibrate_batch_norm(run: Run) -> None:
+def calibrate_batch_norm(run: AssembledRun) -> None:
     """Give the untrained generator's BatchNorm layers the running statistics of the training
     images (a cumulative average over one pass), so its eval-mode labels are those its
     weights give, not those of the default statistics (mean 0, variance 1)."""

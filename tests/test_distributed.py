@@ -16,7 +16,7 @@ from maxl.assembly import build_run, train
 from maxl.cli import main
 from maxl.config import TrainConfig
 from maxl.distributed import Ranks
-from maxl.engine import epoch_batches
+from maxl.engine.sampling import epoch_batches
 
 pytestmark = pytest.mark.skipif(
     not torch.distributed.is_available() or not torch.distributed.is_gloo_available(),

@@ -14,7 +14,8 @@ import torch
 import maxl
 from maxl.assembly import build_run, train
 from maxl.config import TrainConfig
-from maxl.engine import epoch_batches, meta_rows, train_epoch
+from maxl.engine import train_epoch
+from maxl.engine.sampling import epoch_batches, meta_rows
 from maxl.methods.maxl import MetaLabels
 
 

@@ -33,8 +33,10 @@ NOT_OPTIONS = ("dataset", "method", "psi", "out", "backbone", "data_dir", "resum
 
 @dataclass(frozen=True)
 class FitResult:
-    """What a fit returns: the primary test accuracy (0..1), the run folder, results.json and
-    the trained model (`model.predict(x)` on inputs given as to fit)."""
+    """What maxl.fit returns: the primary test accuracy (0..1), the run folder, results.json and
+    the trained model (`model.predict(x)` on inputs given as to fit). The others: `AssembledRun`
+    is a run's live objects while it trains, `FitState` the read-only view of them that
+    callbacks get, `SavedRun` a run folder read back from disk."""
 
     test_accuracy: float
     out: Path

@@ -32,7 +32,7 @@ import torch
 from maxl.assembly import assemble_run, check_config, resolve_device
 from maxl.config import TrainConfig
 from maxl.data.dataset import ImageDataset
-from maxl.engine import Run
+from maxl.engine import AssembledRun
 from maxl.errors import MaxlError
 from maxl.step import precision_context, prepare_batch, train_step
 
@@ -134,7 +134,7 @@ def random_dataset(bench: BenchConfig) -> ImageDataset:
     )
 
 
-def iteration(run: Run) -> Callable[[], None]:
+def iteration(run: AssembledRun) -> Callable[[], None]:
     """One training iteration of `run` on the first batch of its training set (with the
     `epochs` schedule also the generator step of the separate pass, at the new θ)."""
     rows = torch.arange(run.config.batch_size, device=run.x_train.device)
@@ -164,7 +164,7 @@ def iteration(run: Run) -> Callable[[], None]:
     return step
 
 
-def input_pipeline(run: Run) -> Callable[[], None]:
+def input_pipeline(run: AssembledRun) -> Callable[[], None]:
     """The input pipeline alone: uint8 rows -> normalised, augmented float batch."""
     rows = torch.arange(run.config.batch_size, device=run.x_train.device)
 

@@ -16,8 +16,10 @@ from maxl.task import Task
 
 
 class FitState(Protocol):
-    """What a run exposes while it trains: its options, task, networks, optimisation and the
-    training images on the device (uint8, normalised per batch with `mean` and `std`)."""
+    """The read-only view of a training run that callbacks get: its options, task, networks,
+    optimisation and the training images on the device (uint8, normalised per batch with `mean`
+    and `std`). The others: `AssembledRun` holds the live objects behind it, `SavedRun` is a run
+    folder read back from disk, `FitResult` what maxl.fit returns."""
 
     @property
     def config(self) -> TrainConfig: ...

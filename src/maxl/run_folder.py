@@ -205,8 +205,9 @@ def read_aux_labels(folder: Path) -> AuxLabels:
 
 @dataclass(frozen=True)
 class SavedRun:
-    """A run folder as read back from disk: its metrics per epoch, and results.json once it
-    finished (the engine's live run is `engine.Run`; what maxl.fit returns is `FitResult`)."""
+    """A run folder read back from disk: its metrics per epoch, and results.json once it finished.
+    The others: `AssembledRun` is a run's live objects while it trains, `FitState` the read-only
+    view of them that callbacks get, `FitResult` what maxl.fit returns."""
 
     folder: Path
     metrics: list[dict[str, Any]]

@@ -39,7 +39,7 @@ from maxl.distributed import (
     local_device,
     process_group,
 )
-from maxl.engine import Log, Run, TrainingLoop
+from maxl.engine import AssembledRun, Log, TrainingLoop
 from maxl.errors import MaxlError
 from maxl.global_batch_norm import to_global_batch_norm
 from maxl.hierarchy import Hierarchy
@@ -75,7 +75,7 @@ def build_run(
     *,
     dataset: ImageDataset | None = None,
     backbone: BackboneFactory | None = None,
-) -> Run:
+) -> AssembledRun:
     """Load the data (unless given), build both networks with the seed (backbones from
     `backbone` when given, else config.backbone), and move everything to the device; in a
     data-parallel run (`ranks`) also shard it (see `parallelise`)."""
@@ -179,7 +179,7 @@ def check_ranges(config: TrainConfig) -> None:
         raise MaxlError(f"--lr-gamma {config.lr_gamma} must be in (0, 1], e.g. 0.5")
 
 
-def parallelise(run: Run, ranks: Ranks) -> None:
+def parallelise(run: AssembledRun, ranks: Ranks) -> None:
     """Make `run` one rank of a data-parallel run: with --sync-bn both networks normalise over
     the global batch, and the multi-task step goes through DDP (the unwrapped net stays
     run.net, for the meta passes, evaluation and checkpoints)."""
@@ -199,7 +199,7 @@ def assemble_run(
     dataset: ImageDataset,
     device: torch.device,
     backbone: BackboneFactory | None = None,
-) -> Run:
+) -> AssembledRun:
     """Build both networks with the seed and move the dataset's training task to the device.
     `backbone` makes each network's trunk (default: config.backbone by name)."""
     task = resolve_task(
@@ -261,7 +261,7 @@ def assemble_run(
             stacklevel=2,
         )
     x_val, y_val = task.x_val, task.y_val
-    return Run(
+    return AssembledRun(
         config=config,
         task=task,
         hierarchy=hierarchy,
@@ -308,7 +308,7 @@ def named_backbone(name: str, dataset: ImageDataset) -> BackboneFactory:
     return build
 
 
-def depth_note(run: Run) -> str:
+def depth_note(run: AssembledRun) -> str:
     """How deep MAXL's meta-gradient goes, for the start message ('' when all of it; a
     backbone without blocks gets the meta step's warning instead)."""
     config = run.config
