@@ -108,7 +108,15 @@ np.savez(
 EOF
 maxl train --dataset "npz:$data" --method maxl --backbone vgg16 --epochs 1 \
   --batch-size "$batch" --device "$device" --out "$run" --no-progress 2>&1 | tee "$out/train.log"
-cp "$run/results.json" "$out/train-results.json"
+"$python" - "$run" "$out/train-results.json" <<'EOF'
+import json
+import sys
+from pathlib import Path
+
+from maxl.run_folder import read_results
+
+Path(sys.argv[2]).write_text(json.dumps(read_results(Path(sys.argv[1])), indent=2) + "\n")
+EOF
 {
   echo
   echo "## \`maxl train --dataset npz:CIFAR-SHAPED --method maxl --backbone vgg16 --epochs 1\`"

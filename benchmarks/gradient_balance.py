@@ -13,43 +13,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import statistics
 from pathlib import Path
 
-import torch
-
-from maxl.analysis.metrics import gradient_cosine
+from maxl.analysis.balance import gradient_balance
+from maxl.analysis.batches import first_batches
 from maxl.assembly import build_run
 from maxl.config import TrainConfig
 from maxl.config_file import load_experiment
-from maxl.data.batches import to_float
-from maxl.engine import AssembledRun, train_epoch
-from maxl.hypergrad import generator_hypergradient
-
-
-def norm(grads: list[torch.Tensor]) -> float:
-    return float(torch.cat([g.reshape(-1) for g in grads]).norm())
-
-
-def balance(run: AssembledRun, batches: int) -> tuple[float, float, float]:
-    """Median over `batches` batches of |meta-gradient|, |λ∇H| and their cosine."""
-    config, generator = run.config, run.method.generator  # type: ignore[attr-defined]
-    lr = run.optimizer.param_groups[0]["lr"]
-    rows = torch.arange(len(run.x_train)).split(config.batch_size)[:batches]
-    metas, entropies, cosines = [], [], []
-    for part in rows:
-        x, y = to_float(run.x_train[part], run.mean, run.std), run.y_train[part]
-        common = {"inner_lr": lr, "aux_weight": config.aux_weight}
-        common["focal_gamma"] = config.focal_gamma
-        meta = generator_hypergradient(run.net, generator, x, y, entropy_weight=0.0, **common)
-        full = generator_hypergradient(
-            run.net, generator, x, y, entropy_weight=config.entropy_weight, **common
-        )
-        entropy = [f - m for f, m in zip(full, meta, strict=True)]
-        metas.append(norm(meta))
-        entropies.append(norm(entropy))
-        cosines.append(gradient_cosine(meta, entropy))
-    return statistics.median(metas), statistics.median(entropies), statistics.median(cosines)
+from maxl.engine import train_epoch
 
 
 def main() -> None:
@@ -77,8 +48,19 @@ def main() -> None:
             train_epoch(run, epoch)
             run.scheduler.step()
             run.method.end_epoch()
-        meta, entropy, cosine = balance(run, args.batches)
-        print(f"| {epoch} | {meta:.2e} | {entropy:.2e} | {entropy / meta:.1f} | {cosine:+.2f} |")
+        found = gradient_balance(
+            run.net,
+            run.method.generator,  # type: ignore[attr-defined]
+            first_batches(run, args.batches),
+            inner_lr=run.optimizer.param_groups[0]["lr"],
+            entropy_weight=config.entropy_weight,
+            aux_weight=config.aux_weight,
+            focal_gamma=config.focal_gamma,
+        )
+        meta, entropy = found.meta_norm, found.entropy_norm
+        print(
+            f"| {epoch} | {meta:.2e} | {entropy:.2e} | {entropy / meta:.1f} | {found.cosine:+.2f} |"
+        )
 
 
 if __name__ == "__main__":

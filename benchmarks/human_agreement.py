@@ -1,5 +1,5 @@
 """Which human classes land in each generated auxiliary class of a finished run, per primary
-class with at least two human classes (on all training images, from aux_labels.npz).
+class with at least two human classes (on all training images, from the run's label table).
 
     python benchmarks/human_agreement.py runs/sweep-psi/psi-5/maxl-seed0 [more run folders]
 
@@ -11,14 +11,16 @@ and a count table of auxiliary class × human class.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-import numpy as np
-import torch
-
-from maxl.analysis.metrics import normalized_mutual_information
+from maxl.analysis.human import human_agreement
 from maxl.assembly.datasets import load_dataset
+from maxl.assembly.rebuild import saved_config
+from maxl.run_folder import read_aux_labels
+
+
+def name_of(names: list[str], index: int) -> str:
+    return names[index] if index < len(names) else str(index)
 
 
 def main() -> None:
@@ -26,31 +28,26 @@ def main() -> None:
     parser.add_argument("runs", nargs="+", type=Path, help="folders of finished runs")
     args = parser.parse_args()
     for run_dir in args.runs:
-        config = json.loads((run_dir / "results.json").read_text())["config"]
-        dataset = load_dataset(config["dataset"], config["data_dir"])
-        primary_level = config["primary_level"] or dataset.default_level
-        aux_level = config["aux_level"] or dataset.levels[-1]
+        config = saved_config(run_dir)
+        dataset = load_dataset(config.dataset, config.data_dir)
+        primary_level = config.primary_level or dataset.default_level
+        aux_level = config.aux_level or dataset.levels[-1]
         names = dataset.class_names.get(str(primary_level)) or []
         fine_names = dataset.class_names.get(str(aux_level)) or []
-        table = np.load(run_dir / "aux_labels.npz")
-        fine = dataset.labels_train[str(aux_level)].numpy()[table["rows"]]
+        table = read_aux_labels(run_dir)
+        human = dataset.labels_train[str(aux_level)].numpy()[table.rows]
         print(f"## {run_dir}\n")
-        for cls in np.unique(table["primary"]):
-            mine = table["primary"] == cls
-            humans = np.unique(fine[mine])
-            if len(humans) < 2:
-                continue
-            aux = table["aux"][mine]
-            nmi = normalized_mutual_information(torch.from_numpy(aux), torch.from_numpy(fine[mine]))
-            name = names[cls] if cls < len(names) else str(cls)
-            median = float(np.median(table["confidence"][mine]))
-            print(f"{name}: NMI {nmi:.3f}, median top probability {median:.3f}\n")
-            header = [fine_names[h] if h < len(fine_names) else str(h) for h in humans]
+        found = human_agreement(table.aux, table.confidence, table.primary, human)
+        for cls, agreement in found.items():
+            print(
+                f"{name_of(names, cls)}: NMI {agreement.nmi:.3f}, median top probability "
+                f"{agreement.median_confidence:.3f}\n"
+            )
+            header = [name_of(fine_names, h) for h in agreement.humans]
             print("| aux class | " + " | ".join(header) + " |")
-            print("|---|" + "---:|" * len(humans))
-            for k in np.unique(aux):
-                counts = [int(np.sum((aux == k) & (fine[mine] == h))) for h in humans]
-                print(f"| {k} | " + " | ".join(map(str, counts)) + " |")
+            print("|---|" + "---:|" * len(header))
+            for k, counts in zip(agreement.aux_classes, agreement.counts, strict=True):
+                print(f"| {k} | " + " | ".join(map(str, counts.tolist())) + " |")
             print()
 
 

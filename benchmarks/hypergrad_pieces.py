@@ -24,7 +24,7 @@ from maxl.models import LabelGenerator, MultiTaskNet
 
 
 def shape_parser(description: str) -> argparse.ArgumentParser:
-    """The command line every benchmark script shares: backbone, batch and image shape, rounds."""
+    """The command line: backbone, batch and image shape, rounds."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--backbone", default="small-cnn")
     parser.add_argument("--batch-size", type=int, default=100)

@@ -7,39 +7,23 @@ generator (e.g. full depth against --meta-depth 1):
 Prints per seed: the share of images that left their untrained class in each run, the share
 with the same final class in both, and, among the images the reference moved, the share the
 other run moved to the same class (what an approximate meta-gradient keeps of the exact one's
-labels). Both folders hold maxl-seedS runs of the same seeds (label_drift.py rebuilds the
-untrained generator of each).
+labels). Both folders hold maxl-seedS runs of the same seeds (each run's untrained generator is
+rebuilt from its seed).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
-import sys
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from label_drift import untrained_labels  # a sibling script
-
-
-def agreement(reference: Path, other: Path) -> dict[str, float]:
-    """Shares (0..1) of moved, equal and equally moved images between two runs of one seed."""
-    _, start, final = untrained_labels(reference)
-    _, other_start, other_final = untrained_labels(other)
-    if not torch.equal(start.argmax(1), other_start.argmax(1)):
-        raise SystemExit(f"{reference} and {other} start from different untrained labels")
-    initial = start.argmax(1)
-    moved = final != initial
-    return {
-        "moved": float(moved.double().mean()),
-        "other_moved": float((other_final != initial).double().mean()),
-        "same_final": float((final == other_final).double().mean()),
-        "same_where_moved": float((final == other_final)[moved].double().mean())
-        if moved.any()
-        else float("nan"),
-    }
+from maxl.analysis.agreement import label_agreement
+from maxl.analysis.untrained import final_classes, untrained_labels
+from maxl.assembly.rebuild import rebuilt_run
+from maxl.run_folder import run_folders
 
 
 def main() -> None:
@@ -47,8 +31,17 @@ def main() -> None:
     parser.add_argument("reference", type=Path, help="a variant's folder of maxl-seedS runs")
     parser.add_argument("other", type=Path, help="another variant's folder, the same seeds")
     args = parser.parse_args()
-    runs = sorted(args.reference.glob("maxl-seed*"), key=lambda p: int(p.name[9:]))
-    rows = {run.name: agreement(run, args.other / run.name) for run in runs}
+    names = [p.name for p in run_folders(args.reference) if p.name.startswith("maxl-seed")]
+    rows = {}
+    for name in sorted(names, key=lambda n: int(n.removeprefix("maxl-seed"))):
+        initial, finals = [], []
+        for folder in (args.reference / name, args.other / name):
+            run = rebuilt_run(folder)
+            initial.append(untrained_labels(run).argmax(1))
+            finals.append(final_classes(folder, run.task.train_indices))
+        if not torch.equal(*initial):
+            raise SystemExit(f"{name}: the two runs start from different untrained labels")
+        rows[name] = dataclasses.asdict(label_agreement(initial[0], *finals))
     keys = ("moved", "other_moved", "same_final", "same_where_moved")
     print(
         f"| run | moved in {args.reference.name} | moved in {args.other.name} | same final "

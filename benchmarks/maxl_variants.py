@@ -12,8 +12,8 @@ labels on the same seeds (docs/results.md).
 3. OUT/variants.md and OUT/variants.csv: per variant the test accuracy, the gains paired by seed
    over the tuned single and over random (with the seeds won), and whether the labels moved:
    the share of training images whose most likely auxiliary class is the one the untrained
-   generator gave (label_drift.py), the within-class NMI with the human labels and the label
-   entropy after the last epoch.
+   generator gave (maxl.analysis.untrained, as label_drift.py), the within-class NMI with the
+   human labels and the label entropy after the last epoch.
 """
 
 from __future__ import annotations
@@ -21,14 +21,13 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
-import json
 import statistics
-import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from maxl.analysis.agreement import same_final_class
+from maxl.analysis.untrained import final_classes, untrained_labels
+from maxl.assembly.rebuild import rebuilt_run
 from maxl.compare import (
     comparable,
     format_table,
@@ -38,11 +37,14 @@ from maxl.compare import (
 )
 from maxl.config import TrainConfig
 from maxl.config_file import load_experiment
-from maxl.records import prepare_out_dir, write_atomic
+from maxl.run_folder import (
+    prepare_out_dir,
+    read_aux_labels,
+    read_metrics,
+    read_results,
+    write_atomic,
+)
 from maxl.summaries import sample_std, seeds_won
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from label_drift import untrained_labels  # a sibling script
 
 # name -> (settings over the file's, the methods the variant trains)
 VARIANTS: dict[str, tuple[dict[str, Any], list[str]]] = {
@@ -76,17 +78,15 @@ def label_movement(run_dir: Path, paper_dir: Path) -> dict[str, float]:
     """Share of images still in their untrained generator's class, share given the same final
     class as the paper variant's run of the seed (NaN at another ψ), and the last epoch's
     within-class NMI with the human labels and label entropy."""
-    _, start, final = untrained_labels(run_dir)
-    last = json.loads((run_dir / "metrics.jsonl").read_text().splitlines()[-1])
-    mine, paper = (np.load(d / "aux_labels.npz") for d in (run_dir, paper_dir))
-    same_psi = np.array_equal(mine["psi"], paper["psi"]) and np.array_equal(
-        mine["rows"], paper["rows"]
-    )
+    run = rebuilt_run(run_dir)
+    start = untrained_labels(run).argmax(1)
+    final = final_classes(run_dir, run.task.train_indices)
+    last = read_metrics(run_dir)[-1]
     return {
-        "same_class_as_untrained": float((start.argmax(1) == final).double().mean()),
-        "same_class_as_paper": float((mine["aux"] == paper["aux"]).mean())
-        if same_psi
-        else float("nan"),
+        "same_class_as_untrained": float((start == final).double().mean()),
+        "same_class_as_paper": same_final_class(
+            read_aux_labels(run_dir), read_aux_labels(paper_dir)
+        ),
         "nmi_human_within": float(last.get("nmi_human_within", float("nan"))),
         "aux_entropy": float(last.get("aux_entropy", float("nan"))),
     }
@@ -95,11 +95,10 @@ def label_movement(run_dir: Path, paper_dir: Path) -> dict[str, float]:
 def finished(config: TrainConfig) -> bool:
     """Does config.out hold the results of this very configuration?"""
     assert config.out is not None
-    path = config.out / "results.json"
-    if not path.is_file():
+    results = read_results(config.out)
+    if results is None:
         return False
-    saved = json.loads(path.read_text()).get("config", {})
-    return comparable(saved) == comparable(config.to_json())
+    return comparable(results.get("config", {})) == comparable(config.to_json())
 
 
 def mean_of(values: list[float]) -> str:

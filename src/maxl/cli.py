@@ -458,6 +458,15 @@ def add_bench_options(parser: argparse.ArgumentParser) -> None:
         "mlp when --backbone is small-cnn)",
     )
     add("--json", action="store_true", help="print one JSON object instead of the table")
+    add(
+        "--phases",
+        nargs="?",
+        const="exact,finite-difference",
+        default=None,
+        metavar="ROWS",
+        help="instead: where the time of each row's iteration goes, by the regions of the real "
+        "meta-gradient (comma-separated rows; default: %(const)s)",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -470,6 +479,12 @@ def run_bench_command(args: argparse.Namespace) -> None:
 
     fields = BenchConfig.__dataclass_fields__
     bench = BenchConfig(**{k: v for k, v in vars(args).items() if k in fields})
+    if args.phases is not None:
+        from maxl.phase_profile import format_phases, phase_rows, profile_phases
+
+        profile = profile_phases(bench, phase_rows(args.phases))
+        print(json.dumps(profile, indent=2) if args.json else format_phases(bench, profile))
+        return
     results = run_bench(bench)
     print(json.dumps(results, indent=2) if args.json else format_table(bench, results))
 

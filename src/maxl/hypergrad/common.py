@@ -37,6 +37,7 @@ from maxl.distributed import Ranks
 from maxl.errors import MaxlError
 from maxl.losses import entropy_regulariser, focal_loss, focal_terms, label_entropy
 from maxl.models.blocks import DepthSplit, split_at_depth
+from maxl.phases import phase
 
 Params = dict[str, torch.Tensor]
 
@@ -172,7 +173,7 @@ def meta_problem(
             stacklevel=3,
         )
     if split is not None:
-        with torch.no_grad(), batch_statistics(net):
+        with phase("features below the top blocks"), torch.no_grad(), batch_statistics(net):
             features = lower_features(split, x)
             features_meta = features if meta_batch is None else lower_features(split, x_meta)
         net, x, x_meta = split.upper, features, features_meta
@@ -238,14 +239,17 @@ def meta_gradient(
     Callers that already ran the multi-task step pass its labels and gradient, so neither the
     generator nor the network runs a second time for them.
     """
-    direction, scale = method.direction(problem, theta, train_grad, labels)
-    s = method.sensitivity(problem, theta, direction)
+    with phase("direction"):
+        direction, scale = method.direction(problem, theta, train_grad, labels)
+    with phase("label sensitivity"):
+        s = method.sensitivity(problem, theta, direction)
     check_aux_width(s, labels)
-    meta = -scale * (labels * s.detach()).sum()
-    meta = meta + problem.entropy_weight * problem.entropy(labels)
-    if problem.confidence_weight:
-        meta = meta + problem.confidence_weight * problem.confidence(labels)
-    grads = iter(zeros_for_unused(meta, problem.generator_params()))
+    with phase("generator backward"):
+        meta = -scale * (labels * s.detach()).sum()
+        meta = meta + problem.entropy_weight * problem.entropy(labels)
+        if problem.confidence_weight:
+            meta = meta + problem.confidence_weight * problem.confidence(labels)
+        grads = iter(zeros_for_unused(meta, problem.generator_params()))
     result = [
         next(grads).detach() if p.requires_grad else torch.zeros_like(p)
         for p in problem.generator.parameters()
