@@ -19,7 +19,7 @@ from maxl.methods import (
     AuxiliaryLabels,
     HumanLabels,
     KMeansLabels,
-    MetaLabels,
+    LearnedLabels,
     RandomLabels,
     SingleTask,
 )
@@ -96,7 +96,7 @@ def maxl_method(inputs: MethodInputs) -> AuxiliaryLabels:
         meta_every=config.meta_every,
         meta_depth=config.meta_depth,
     )
-    return MetaLabels(labeler, scheduler, schedule=config.schedule)
+    return LearnedLabels(labeler, scheduler, schedule=config.schedule)
 
 
 METHODS: dict[str, MethodFactory] = {
