@@ -18,6 +18,7 @@ from maxl.global_batch_norm import GlobalBatchNorm, to_global_batch_norm
 from maxl.hierarchy import Hierarchy
 from maxl.hypergrad import (
     HYPERGRADIENT_METHODS,
+    MetaSettings,
     generator_hypergradient,
     hypergradient_of,
     meta_gradient,
@@ -88,10 +89,11 @@ def check_hypergradient(ranks: Ranks, method: str, meta_depth: int | None) -> No
     net, generator = net.double(), generator.double()
     x = torch.randn(GLOBAL_BATCH, 1, 8, 8, dtype=torch.float64)
     y = torch.tensor([0, 1, 2, 0, 2, 2, 1, 0])
-    settings = {"inner_lr": 0.3, "entropy_weight": 0.2, "aux_weight": 1.5, "focal_gamma": 2.0}
+    weights = {"entropy_weight": 0.2, "aux_weight": 1.5, "focal_gamma": 2.0}
     expected = generator_hypergradient(
-        net, generator, x, y, method=method, meta_depth=meta_depth, **settings
+        net, generator, x, y, inner_lr=0.3, method=method, meta_depth=meta_depth, **weights
     )
+    settings = MetaSettings(hypergrad=method, neumann_terms=3, meta_depth=meta_depth, **weights)
 
     net, generator = to_global_batch_norm(net), to_global_batch_norm(generator)
     shard = ranks.shard(GLOBAL_BATCH)
@@ -101,10 +103,9 @@ def check_hypergradient(ranks: Ranks, method: str, meta_depth: int | None) -> No
         x[shard],
         y[shard],
         None,
-        neumann_terms=3,
+        inner_lr=0.3,
+        settings=settings,
         ranks=ranks,
-        meta_depth=meta_depth,
-        **settings,
     )
     with batch_statistics(net, generator):
         labels = generated_labels(generator, x[shard], y[shard])

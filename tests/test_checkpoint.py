@@ -23,7 +23,7 @@ from maxl.checkpoint import save_checkpoint
 from maxl.cli import main
 from maxl.config import TrainConfig
 from maxl.interrupt import Interrupted
-from maxl.methods.maxl import MetaLabels
+from maxl.methods.maxl import LearnedLabels
 
 CONFIG = TrainConfig(
     dataset="digits",
@@ -126,7 +126,7 @@ def test_ctrl_c_in_the_generator_pass_resumes_to_the_same_result(
 ):
     """--schedule epochs: a SIGINT during epoch 2's generator pass, after its second step."""
     steps = {"n": 0}
-    meta_step = MetaLabels.meta_step
+    meta_step = LearnedLabels.meta_step
 
     def step_then_press_ctrl_c(self, *args, **kwargs):
         steps["n"] += 1
@@ -134,14 +134,14 @@ def test_ctrl_c_in_the_generator_pass_resumes_to_the_same_result(
         if steps["n"] == STEPS_PER_EPOCH + 2:
             signal.raise_signal(signal.SIGINT)
 
-    monkeypatch.setattr(MetaLabels, "meta_step", step_then_press_ctrl_c)
+    monkeypatch.setattr(LearnedLabels, "meta_step", step_then_press_ctrl_c)
     out = tmp_path / "run"
     assert main(["train", *ARGS, "--out", str(out)]) == 130
     assert "stopped in epoch 2 after step 2 of the generator pass" in capsys.readouterr().err
     saved = torch.load(out / "checkpoint.pt", weights_only=True)
     assert saved["progress"]["train"]["done"] == STEPS_PER_EPOCH
     assert saved["progress"]["meta"]["done"] == 2
-    monkeypatch.setattr(MetaLabels, "meta_step", meta_step)
+    monkeypatch.setattr(LearnedLabels, "meta_step", meta_step)
     resumed = train(dataclasses.replace(CONFIG, out=out, resume=True))
     assert_same_run(resumed, out, uninterrupted)
 

@@ -16,7 +16,7 @@ from maxl.assembly import build_run, train
 from maxl.config import TrainConfig
 from maxl.engine import train_epoch
 from maxl.engine.sampling import epoch_batches, meta_rows
-from maxl.methods.maxl import MetaLabels
+from maxl.methods.maxl import LearnedLabels
 
 
 def config(tmp_path: Path, **changes) -> TrainConfig:
@@ -47,7 +47,7 @@ def test_the_generator_pass_steps_by_the_standalone_hypergradient_at_the_current
     changes = {"schedule": "epochs", "meta_data": meta_data, "meta_depth": meta_depth}
     run = build_run(config(tmp_path, **changes))
     steps = []
-    meta_step = MetaLabels.meta_step
+    meta_step = LearnedLabels.meta_step
 
     def record(self, net, x, y, lr, meta=None):
         theta = [p.detach().clone() for p in net.parameters()]
@@ -68,7 +68,7 @@ def test_the_generator_pass_steps_by_the_standalone_hypergradient_at_the_current
             )
         )
 
-    monkeypatch.setattr(MetaLabels, "meta_step", record)
+    monkeypatch.setattr(LearnedLabels, "meta_step", record)
     train_epoch(run, epoch=1)
     theta_after_pass = [p.detach() for p in run.net.parameters()]
     assert len(steps) == 3
@@ -82,7 +82,7 @@ def test_the_generator_pass_steps_by_the_standalone_hypergradient_at_the_current
 
 def test_the_fused_schedule_steps_the_generator_inside_the_multi_task_pass(tmp_path, monkeypatch):
     calls = []
-    monkeypatch.setattr(MetaLabels, "meta_step", lambda *args, **kwargs: calls.append(args))
+    monkeypatch.setattr(LearnedLabels, "meta_step", lambda *args, **kwargs: calls.append(args))
     run = build_run(config(tmp_path, schedule="batches"))
     before = [p.detach().clone() for p in run.method.generator.parameters()]
     train_epoch(run, epoch=1)

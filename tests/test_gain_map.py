@@ -19,7 +19,7 @@ from maxl.config import TrainConfig
 from maxl.config_file import MapPlan, parse_map
 from maxl.errors import MaxlError
 from maxl.gain_map import MapRow, gap_closed, generator_steps
-from maxl.methods.maxl import MetaLabels
+from maxl.methods.maxl import LearnedLabels
 from maxl.summaries import MethodSummary
 
 # --- parse_map --------------------------------------------------------------------------------
@@ -102,13 +102,13 @@ def test_generator_steps_by_hand(changes, size, expected):
 def test_generator_steps_are_those_a_run_takes(tmp_path, monkeypatch):
     """--schedule epochs (the paper's): the meta steps of a real run, counted."""
     calls = {"n": 0}
-    meta_step = MetaLabels.meta_step
+    meta_step = LearnedLabels.meta_step
 
     def counted(self, *args, **kwargs):
         calls["n"] += 1
         return meta_step(self, *args, **kwargs)
 
-    monkeypatch.setattr(MetaLabels, "meta_step", counted)
+    monkeypatch.setattr(LearnedLabels, "meta_step", counted)
     config = TrainConfig(dataset="digits", method="maxl", psi=(2,), train_size=130, batch_size=25,
                          epochs=2, meta_every=2, meta_data="holdout:0.2", schedule="epochs",
                          analysis_size=0, device="cpu", progress=False,

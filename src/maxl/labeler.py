@@ -16,8 +16,16 @@ from torch import nn
 
 from maxl.distributed import current
 from maxl.errors import MaxlError
-from maxl.hypergrad import MetaProblem, hypergradient_of, meta_gradient, meta_problem
+from maxl.hypergrad import (
+    HYPERGRADIENT_METHODS,
+    MetaProblem,
+    MetaSettings,
+    generator_hypergradient,
+    meta_gradient,
+    meta_problem,
+)
 from maxl.hypergrad.common import batch_statistics
+from maxl.hypergrad.settings import settings_with
 
 Batch = tuple[torch.Tensor, torch.Tensor] | None
 
@@ -36,21 +44,24 @@ class MetaLabeler:
 
     `meta_every` = K steps the generator on every K-th batch only; `meta_depth` = K
     differentiates through the top K blocks of the network's trunk (and its heads) only;
-    `confidence_weight` = λ_c adds the mean per-image label entropy to L_meta."""
+    `confidence_weight` = λ_c adds the mean per-image label entropy to L_meta. `settings`
+    (a MetaSettings) gives these settings as one object; each keyword given (not None) takes
+    the place of its field."""
 
     def __init__(
         self,
         generator: nn.Module,
         optimizer: torch.optim.Optimizer,
-        hypergrad: str = "exact",
-        entropy_weight: float = 0.2,
+        hypergrad: str | None = None,
+        entropy_weight: float | None = None,
         *,
-        aux_weight: float = 1.0,
-        focal_gamma: float = 2.0,
-        neumann_terms: int = 3,
+        aux_weight: float | None = None,
+        focal_gamma: float | None = None,
+        neumann_terms: int | None = None,
         meta_every: int = 1,
         meta_depth: int | None = None,
-        confidence_weight: float = 0.0,
+        confidence_weight: float | None = None,
+        settings: MetaSettings | None = None,
     ) -> None:
         if not isinstance(generator, nn.Module):
             raise MaxlError(
@@ -61,29 +72,21 @@ class MetaLabeler:
                 "MetaLabeler needs a torch optimizer over the generator's parameters, got "
                 f"{type(optimizer).__name__}; e.g. torch.optim.SGD(generator.parameters(), 1e-3)"
             )
-        if not confidence_weight >= 0:
-            raise MaxlError(
-                f"MetaLabeler: confidence_weight must be 0 or more, got {confidence_weight}"
-            )
-        if meta_every < 1 or neumann_terms < 0:
-            raise MaxlError("MetaLabeler: meta_every must be >= 1 and neumann_terms >= 0")
-        if meta_depth is not None and (
-            isinstance(meta_depth, bool) or not isinstance(meta_depth, int) or meta_depth < 1
-        ):
-            raise MaxlError(
-                f"MetaLabeler: meta_depth must be a number of blocks >= 1 (or None for all), "
-                f"got {meta_depth!r}"
-            )
+        if meta_every < 1:
+            raise MaxlError(f"MetaLabeler: meta_every must be >= 1, got {meta_every}")
+        self.settings = settings_with(
+            settings,
+            hypergrad=hypergrad,
+            entropy_weight=entropy_weight,
+            confidence_weight=confidence_weight,
+            aux_weight=aux_weight,
+            focal_gamma=focal_gamma,
+            neumann_terms=neumann_terms,
+            meta_depth=meta_depth,
+        )
         self.generator = generator
         self.optimizer = optimizer
-        self.hypergradient = hypergradient_of(hypergrad)
-        self.entropy_weight = float(entropy_weight)
-        self.confidence_weight = float(confidence_weight)
-        self.aux_weight = float(aux_weight)
-        self.focal_gamma = float(focal_gamma)
-        self.neumann_terms = neumann_terms
         self.meta_every = meta_every
-        self.meta_depth = meta_depth
         self.iteration = 0  # targets() calls so far
         self.ranks = current()  # data-parallel: reduce the hypergradient across ranks
         self.pending: torch.Tensor | None = None  # the labels of a due step, with their graph
@@ -136,40 +139,36 @@ class MetaLabeler:
         train_grad = {
             name: torch.zeros_like(p) if p.grad is None else p.grad for name, p in theta.items()
         }
+        hypergradient = HYPERGRADIENT_METHODS[self.settings.hypergrad]
         with batch_statistics(net):
-            grads = meta_gradient(problem, labels, theta, train_grad, self.hypergradient)
+            grads = meta_gradient(problem, labels, theta, train_grad, hypergradient)
         self.apply(grads)
 
     def meta_step(
         self, net: nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float, meta_batch: Batch = None
     ) -> None:
         """A generator step on its own (the paper's generator pass): labels of this batch
-        (generator in train mode), ∇_θ L_train and the hypergradient at net's current θ."""
-        problem = self.problem(net, x, y, lr, meta_batch)
+        (generator in train mode), ∇_θ L_train and the hypergradient at net's current θ: the
+        generator's forward updates its running statistics, as a training forward does."""
         labels = self.generator(x, y)
-        theta = problem.trainable_net_params()
-        with batch_statistics(net):
-            train_grad = problem.train_gradient(theta, labels)
-            grads = meta_gradient(problem, labels, theta, train_grad, self.hypergradient)
+        grads = generator_hypergradient(
+            net,
+            self.generator,
+            x,
+            y,
+            lr,
+            meta_batch=meta_batch,
+            settings=self.settings,
+            labels=labels,
+            ranks=self.ranks,
+        )
         self.apply(grads)
 
     def problem(
         self, net: nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float, meta: Batch
     ) -> MetaProblem:
         return meta_problem(
-            net,
-            self.generator,
-            x,
-            y,
-            meta,
-            inner_lr=lr,
-            entropy_weight=self.entropy_weight,
-            aux_weight=self.aux_weight,
-            focal_gamma=self.focal_gamma,
-            neumann_terms=self.neumann_terms,
-            ranks=self.ranks,
-            meta_depth=self.meta_depth,
-            confidence_weight=self.confidence_weight,
+            net, self.generator, x, y, meta, inner_lr=lr, settings=self.settings, ranks=self.ranks
         )
 
     def apply(self, grads: list[torch.Tensor]) -> None:

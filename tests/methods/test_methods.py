@@ -4,7 +4,7 @@ from maxl import Hierarchy, focal_loss, generator_hypergradient
 from maxl.assembly.backbones import build_backbone
 from maxl.labeler import MetaLabeler
 from maxl.methods.human import HumanLabels
-from maxl.methods.maxl import MetaLabels
+from maxl.methods.maxl import LearnedLabels
 from maxl.methods.single import SingleTask
 from maxl.models import LabelGenerator, MultiTaskNet
 
@@ -27,7 +27,7 @@ def make_maxl(h: Hierarchy, *, lr: float, wd: float, meta_every: int = 1):
     optimizer = torch.optim.SGD(generator.parameters(), lr=lr, weight_decay=wd)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
     labeler = MetaLabeler(generator, optimizer, "exact", 0.2, meta_every=meta_every)
-    method = MetaLabels(labeler, scheduler, schedule="batches")
+    method = LearnedLabels(labeler, scheduler, schedule="batches")
     return net, generator, method
 
 
@@ -60,7 +60,7 @@ def test_maxl_step_is_sgd_with_weight_decay_on_the_standalone_hypergradient():
     assert torch.allclose(targets.sum(dim=1), torch.ones(6))
 
 
-def optimizer_lr(method: MetaLabels) -> float:
+def optimizer_lr(method: LearnedLabels) -> float:
     return method.optimizer.param_groups[0]["lr"]
 
 

@@ -4,7 +4,7 @@ source from a configuration, the task, ψ and a backbone factory."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 from torch import nn
@@ -14,12 +14,13 @@ from maxl.config import TrainConfig
 from maxl.data.streamed import StreamedInputs
 from maxl.errors import MaxlError
 from maxl.hierarchy import Hierarchy
+from maxl.hypergrad import MetaSettings
 from maxl.labeler import MetaLabeler
 from maxl.methods import (
     AuxiliaryLabels,
     HumanLabels,
     KMeansLabels,
-    MetaLabels,
+    LearnedLabels,
     RandomLabels,
     SingleTask,
 )
@@ -85,18 +86,17 @@ def maxl_method(inputs: MethodInputs) -> AuxiliaryLabels:
     optimizer = generator_optimizer(config, generator.parameters())
     scheduler = learning_rate_schedule(config, optimizer)
     labeler = MetaLabeler(
-        generator,
-        optimizer,
-        hypergrad=config.hypergrad,
-        entropy_weight=config.entropy_weight,
-        confidence_weight=config.confidence_weight,
-        aux_weight=config.aux_weight,
-        focal_gamma=config.focal_gamma,
-        neumann_terms=config.neumann_terms,
-        meta_every=config.meta_every,
-        meta_depth=config.meta_depth,
+        generator, optimizer, settings=meta_settings(config), meta_every=config.meta_every
     )
-    return MetaLabels(labeler, scheduler, schedule=config.schedule)
+    return LearnedLabels(labeler, scheduler, schedule=config.schedule)
+
+
+def meta_settings(config: TrainConfig) -> MetaSettings:
+    """The meta objective's settings of a configuration (the options of the same names),
+    checked by MetaSettings itself."""
+    return MetaSettings(
+        **{field.name: getattr(config, field.name) for field in fields(MetaSettings)}
+    )
 
 
 METHODS: dict[str, MethodFactory] = {

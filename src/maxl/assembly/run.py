@@ -17,7 +17,7 @@ from torch import nn
 
 from maxl.assembly.backbones import BACKBONE_NAMES, build_backbone
 from maxl.assembly.datasets import load_dataset
-from maxl.assembly.methods import BackboneFactory, build_method
+from maxl.assembly.methods import BackboneFactory, build_method, meta_settings
 from maxl.assembly.optimisers import learning_rate_schedule, network_optimizer
 from maxl.callbacks import Analysis, Callback, LabelTable, TensorBoard
 from maxl.checkpoint import USER_BACKBONE, load_checkpoint
@@ -43,7 +43,6 @@ from maxl.engine import AssembledRun, Log, TrainingLoop
 from maxl.errors import MaxlError
 from maxl.global_batch_norm import to_global_batch_norm
 from maxl.hierarchy import Hierarchy
-from maxl.hypergrad import HYPERGRADIENT_METHODS
 from maxl.interrupt import StepBoundaryInterrupts
 from maxl.models import MultiTaskNet
 from maxl.models.blocks import block_count, split_at_depth
@@ -107,13 +106,7 @@ def check_config(config: TrainConfig) -> None:
         Hierarchy(config.psi)  # ψ's own checks (positive whole numbers), before any loading
     if config.analysis_size < 0:
         raise MaxlError("--analysis-size must be 0 (no analysis) or a number of images")
-    if config.neumann_terms < 0:
-        raise MaxlError("--neumann-terms must be 0 or more Hessian-vector products")
-    if config.meta_depth is not None and config.meta_depth < 1:
-        raise MaxlError(
-            f"--meta-depth {config.meta_depth} is not a number of blocks; give 1 or more (1: "
-            "the top block only), or leave it out for all blocks"
-        )
+    meta_settings(config)  # the meta objective's own checks (weights, J, depth, method)
     if config.gen_backbone is not None and config.gen_backbone not in BACKBONE_NAMES:
         raise MaxlError(
             f"unknown --gen-backbone {config.gen_backbone!r}; choose one of "
@@ -141,11 +134,6 @@ def check_config(config: TrainConfig) -> None:
             f"--meta-data {config.meta_data!r} is not same, next or holdout:F with F a "
             "fraction strictly between 0 and 1 (e.g. holdout:0.1)"
         ) from None
-    if config.hypergrad not in HYPERGRADIENT_METHODS:
-        raise MaxlError(
-            f"unknown --hypergrad {config.hypergrad!r}; choose one of "
-            + ", ".join(HYPERGRADIENT_METHODS)
-        )
     world_size = launched_world_size()
     if config.batch_size % world_size:
         raise MaxlError(
@@ -155,7 +143,8 @@ def check_config(config: TrainConfig) -> None:
 
 
 def check_ranges(config: TrainConfig) -> None:
-    """Learning rates, momenta, weight decays and loss weights within the range they mean."""
+    """Learning rates, momenta and weight decays within the range they mean (the loss weights
+    are the meta settings', checked by MetaSettings)."""
     for name in ("lr", "gen_lr"):
         value = getattr(config, name)
         if not (value > 0 and math.isfinite(value)):
@@ -164,14 +153,7 @@ def check_ranges(config: TrainConfig) -> None:
         value = getattr(config, name)
         if not 0 <= value < 1:
             raise MaxlError(f"--{name.replace('_', '-')} {value} must be in [0, 1), e.g. 0.9")
-    for name in (
-        "weight_decay",
-        "gen_weight_decay",
-        "aux_weight",
-        "entropy_weight",
-        "confidence_weight",
-        "focal_gamma",
-    ):
+    for name in ("weight_decay", "gen_weight_decay"):
         value = getattr(config, name)
         if not (value >= 0 and math.isfinite(value)):
             raise MaxlError(f"--{name.replace('_', '-')} {value} must be a number of 0 or more")

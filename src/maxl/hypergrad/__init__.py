@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from maxl.errors import MaxlError
+from maxl.distributed import Ranks
 from maxl.hypergrad.common import (
     Hypergradient,
     MetaProblem,
@@ -17,22 +17,16 @@ from maxl.hypergrad.common import (
 from maxl.hypergrad.exact import EXACT
 from maxl.hypergrad.finite_difference import FINITE_DIFFERENCE
 from maxl.hypergrad.implicit import IMPLICIT
+from maxl.hypergrad.settings import HYPERGRADIENT_NAMES, MetaSettings, settings_with
 
-HYPERGRADIENT_METHODS: dict[str, Hypergradient] = {
-    "exact": EXACT,
-    "finite-difference": FINITE_DIFFERENCE,
-    "implicit": IMPLICIT,
-}
+HYPERGRADIENT_METHODS: dict[str, Hypergradient] = dict(
+    zip(HYPERGRADIENT_NAMES, (EXACT, FINITE_DIFFERENCE, IMPLICIT), strict=True)
+)
 
 
 def hypergradient_of(method: str) -> Hypergradient:
     """A hypergradient method (its direction and label sensitivity), by name."""
-    if method not in HYPERGRADIENT_METHODS:
-        raise MaxlError(
-            f"unknown hypergradient method {method!r}; choose one of "
-            + ", ".join(HYPERGRADIENT_METHODS)
-        )
-    return HYPERGRADIENT_METHODS[method]
+    return HYPERGRADIENT_METHODS[MetaSettings(hypergrad=method).hypergrad]
 
 
 def generator_hypergradient(
@@ -41,15 +35,18 @@ def generator_hypergradient(
     x: torch.Tensor,
     y: torch.Tensor,
     inner_lr: float = 0.01,
-    entropy_weight: float = 0.2,
-    method: str = "exact",
+    entropy_weight: float | None = None,
+    method: str | None = None,
     meta_batch: tuple[torch.Tensor, torch.Tensor] | None = None,
     *,
-    aux_weight: float = 1.0,
-    focal_gamma: float = 2.0,
-    neumann_terms: int = 3,
+    aux_weight: float | None = None,
+    focal_gamma: float | None = None,
+    neumann_terms: int | None = None,
     meta_depth: int | None = None,
-    confidence_weight: float = 0.0,
+    confidence_weight: float | None = None,
+    settings: MetaSettings | None = None,
+    labels: torch.Tensor | None = None,
+    ranks: Ranks | None = None,
 ) -> list[torch.Tensor]:
     """∇_φ L_meta(φ) for the label generator, one tensor per generator.parameters() entry.
 
@@ -62,28 +59,33 @@ def generator_hypergradient(
     meta_depth=K (a maxl MultiTaskNet whose backbone declares blocks()) differentiates through
     the top K blocks and the heads only, as if the blocks below were frozen.
     confidence_weight=λ_c adds λ_c times the mean per-image entropy of the labels (DESIGN §1).
+
+    The settings come from `settings` (default: MetaSettings(), whose defaults are entropy
+    0.2, exact, aux weight 1, γ 2, J 3, all blocks, λ_c 0), each keyword given (not None) in
+    place of its field (`method` is the field `hypergrad`). `labels`: the generator's labels of
+    (x, y) with their graph in φ, when the caller already ran it (default: a forward here on a
+    copy of its buffers). `ranks`: this process's shard of a data-parallel batch (the result is
+    the global batch's hypergradient).
     """
-    hypergradient = hypergradient_of(method)
-    if isinstance(neumann_terms, bool) or not isinstance(neumann_terms, int) or neumann_terms < 0:
-        raise MaxlError(f"neumann_terms must be a whole number >= 0, got {neumann_terms!r}")
+    settings = settings_with(
+        settings,
+        hypergrad=method,
+        entropy_weight=entropy_weight,
+        confidence_weight=confidence_weight,
+        aux_weight=aux_weight,
+        focal_gamma=focal_gamma,
+        neumann_terms=neumann_terms,
+        meta_depth=meta_depth,
+    )
     with batch_statistics(net, generator):
         problem = meta_problem(
-            net,
-            generator,
-            x,
-            y,
-            meta_batch,
-            inner_lr=inner_lr,
-            entropy_weight=entropy_weight,
-            aux_weight=aux_weight,
-            focal_gamma=focal_gamma,
-            neumann_terms=neumann_terms,
-            meta_depth=meta_depth,
-            confidence_weight=confidence_weight,
+            net, generator, x, y, meta_batch, inner_lr=inner_lr, settings=settings, ranks=ranks
         )
-        labels = generated_labels(generator, x, y)
+        if labels is None:
+            labels = generated_labels(generator, x, y)
         theta = problem.trainable_net_params()
         train_grad = problem.train_gradient(theta, labels)
+        hypergradient = HYPERGRADIENT_METHODS[settings.hypergrad]
         return meta_gradient(problem, labels, theta, train_grad, hypergradient)
 
 
@@ -91,6 +93,7 @@ __all__ = [
     "HYPERGRADIENT_METHODS",
     "Hypergradient",
     "MetaProblem",
+    "MetaSettings",
     "generator_hypergradient",
     "hypergradient_of",
     "meta_gradient",

@@ -35,6 +35,7 @@ from torch.func import functional_call
 
 from maxl.distributed import Ranks
 from maxl.errors import MaxlError
+from maxl.hypergrad.settings import MetaSettings
 from maxl.losses import entropy_regulariser, focal_loss, focal_terms, label_entropy
 from maxl.models.blocks import DepthSplit, split_at_depth
 from maxl.phases import phase
@@ -53,12 +54,8 @@ class MetaProblem:
     x_meta: torch.Tensor
     y_meta: torch.Tensor
     inner_lr: float
-    entropy_weight: float
-    aux_weight: float
-    focal_gamma: float
+    settings: MetaSettings
     ranks: Ranks | None = None  # data-parallel: x, y, x_meta, y_meta are this rank's shards
-    neumann_terms: int = 3  # J of the implicit hypergradient
-    confidence_weight: float = 0.0  # λ_c of the mean per-image label entropy C(φ)
 
     @property
     def world_size(self) -> int:
@@ -82,20 +79,22 @@ class MetaProblem:
         return out[0], out[1]
 
     def primary_loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return focal_loss(logits, y, self.focal_gamma)
+        return focal_loss(logits, y, self.settings.focal_gamma)
 
     def label_weights(self, aux_logits: torch.Tensor) -> torch.Tensor:
         """∂L_train/∂t: (w/N)·focal cost per sample and auxiliary class, [N, K] (N: the global
         batch size, for this rank's rows)."""
         batch_size = len(aux_logits) * self.world_size
-        return self.aux_weight / batch_size * focal_terms(aux_logits, self.focal_gamma)
+        weight, gamma = self.settings.aux_weight, self.settings.focal_gamma
+        return weight / batch_size * focal_terms(aux_logits, gamma)
 
     def train_loss(self, theta: Params, labels: torch.Tensor) -> torch.Tensor:
         """L_train(θ, labels) on this rank's rows, the labels held fixed."""
         primary_logits, aux_logits = self.net_forward(theta, self.x)
         check_aux_width(aux_logits, labels)
-        return self.primary_loss(primary_logits, self.y) + self.aux_weight * focal_loss(
-            aux_logits, labels.detach(), self.focal_gamma
+        weight, gamma = self.settings.aux_weight, self.settings.focal_gamma
+        return self.primary_loss(primary_logits, self.y) + weight * focal_loss(
+            aux_logits, labels.detach(), gamma
         )
 
     def train_gradient(self, theta: Params, labels: torch.Tensor) -> Params:
@@ -150,21 +149,17 @@ def meta_problem(
     meta_batch: tuple[torch.Tensor, torch.Tensor] | None,
     *,
     inner_lr: float,
-    entropy_weight: float,
-    aux_weight: float,
-    focal_gamma: float,
-    neumann_terms: int,
+    settings: MetaSettings,
     ranks: Ranks | None = None,
-    meta_depth: int | None = None,
-    confidence_weight: float = 0.0,
 ) -> MetaProblem:
     """The MetaProblem of one batch (meta_batch None: L_meta on the batch itself). With
-    meta_depth K the problem's network is the top K blocks and the heads of `net` alone, and
-    its inputs are the features below them, computed here once with batch statistics: θ⁺
-    leaves the lower blocks as they are, so d, the label sensitivity and the finite
-    differences run over the top blocks only (see maxl.models.blocks). A network that cannot
+    settings.meta_depth K the problem's network is the top K blocks and the heads of `net`
+    alone, and its inputs are the features below them, computed here once with batch
+    statistics: θ⁺ leaves the lower blocks as they are, so d, the label sensitivity and the
+    finite differences run over the top blocks only (see maxl.models.blocks). A network that cannot
     be cut is differentiated whole, with a warning."""
     x_meta, y_meta = (x, y) if meta_batch is None else meta_batch
+    meta_depth = settings.meta_depth
     split = split_at_depth(net, meta_depth)
     if split is None and meta_depth is not None:
         warnings.warn(  # Python shows it once per place it is issued from
@@ -185,12 +180,8 @@ def meta_problem(
         x_meta=x_meta,
         y_meta=y_meta,
         inner_lr=float(inner_lr),
-        entropy_weight=float(entropy_weight),
-        aux_weight=float(aux_weight),
-        focal_gamma=float(focal_gamma),
+        settings=settings,
         ranks=ranks,
-        neumann_terms=neumann_terms,
-        confidence_weight=float(confidence_weight),
     )
 
 
@@ -246,9 +237,10 @@ def meta_gradient(
     check_aux_width(s, labels)
     with phase("generator backward"):
         meta = -scale * (labels * s.detach()).sum()
-        meta = meta + problem.entropy_weight * problem.entropy(labels)
-        if problem.confidence_weight:
-            meta = meta + problem.confidence_weight * problem.confidence(labels)
+        settings = problem.settings
+        meta = meta + settings.entropy_weight * problem.entropy(labels)
+        if settings.confidence_weight:
+            meta = meta + settings.confidence_weight * problem.confidence(labels)
         grads = iter(zeros_for_unused(meta, problem.generator_params()))
     result = [
         next(grads).detach() if p.requires_grad else torch.zeros_like(p)

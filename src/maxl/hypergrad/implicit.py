@@ -19,7 +19,7 @@ def implicit_direction(
 ) -> tuple[Params, float]:
     """v = α Σ_{j=0}^{J} (I − αH)^j d_θ with H = ∇²_θ L_train(θ, labels), scale 1."""
     direction = problem.meta_direction(theta)
-    if problem.neumann_terms == 0:
+    if problem.settings.neumann_terms == 0:
         return {name: problem.inner_lr * d for name, d in direction.items()}, 1.0
     leaves = {name: p.detach().requires_grad_() for name, p in theta.items()}
     names = list(leaves)
@@ -35,7 +35,7 @@ def implicit_direction(
 
     term = {name: d.detach() for name, d in direction.items()}
     total = dict(term)
-    for _ in range(problem.neumann_terms):
+    for _ in range(problem.settings.neumann_terms):
         product = hessian_times(term)
         term = {name: term[name] - problem.inner_lr * product[name] for name in names}
         total = {name: total[name] + term[name] for name in names}

@@ -4,7 +4,7 @@ these objects in maxl.assembly.)"""
 from maxl.methods.base import AuxiliaryLabels
 from maxl.methods.human import HumanLabels
 from maxl.methods.kmeans import KMeansLabels
-from maxl.methods.maxl import MetaLabels
+from maxl.methods.maxl import LearnedLabels
 from maxl.methods.random_labels import RandomLabels
 from maxl.methods.single import SingleTask
 
@@ -12,7 +12,7 @@ __all__ = [
     "AuxiliaryLabels",
     "HumanLabels",
     "KMeansLabels",
-    "MetaLabels",
+    "LearnedLabels",
     "RandomLabels",
     "SingleTask",
 ]

@@ -11,7 +11,7 @@ from maxl.labeler import MetaLabeler
 from maxl.methods.base import AuxiliaryLabels, Batch
 
 
-class MetaLabels(AuxiliaryLabels):
+class LearnedLabels(AuxiliaryLabels):
     """The engine's MAXL: a MetaLabeler (the public object) and its learning-rate schedule.
 
     schedule "batches" (fused): per batch, the generator step reuses the iteration's own work,
