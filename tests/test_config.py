@@ -156,3 +156,14 @@ def test_convert_field_types_one_grid_value():
     assert convert_field("psi", 5, "--vary") == (5,)
     with pytest.raises(maxl.MaxlError, match="--vary: unknown setting 'lrr'"):
         convert_field("lrr", 1, "--vary")
+
+
+def test_a_run_checks_its_config_once(monkeypatch, tmp_path):
+    import maxl.assembly.run as assembly_run
+
+    checked = []
+    check = assembly_run.check_config
+    monkeypatch.setattr(assembly_run, "check_config", lambda c: (checked.append(c), check(c)))
+    maxl.fit(torch.nn.Flatten(), train=TINY, test=TINY, method="single", epochs=1,
+             analysis_size=0, progress=False, out=tmp_path / "r")  # fmt: skip
+    assert len(checked) == 1
