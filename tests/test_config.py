@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 import maxl
 from maxl.api import NOT_OPTIONS
 from maxl.cli import main
-from maxl.config import TrainConfig
+from maxl.config import TrainConfig, convert_field
 
 HINTS = typing.get_type_hints(TrainConfig)
 FIELDS = [f.name for f in dataclasses.fields(TrainConfig)]
@@ -107,3 +107,63 @@ def test_fit_refuses_a_wrong_word_with_a_maxl_error(name, text, tmp_path):
         maxl.fit(torch.nn.Flatten(), train=TINY, test=TINY, progress=False,
                  out=tmp_path / "r", **{"epochs": 1, name: text})  # fmt: skip
     assert "\n" not in str(refused.value)
+
+
+def test_from_mapping_types_each_value_like_its_field():
+    config = TrainConfig.from_mapping(
+        {"epochs": "7", "lr": "1e-2", "augment": False, "psi": [3, "1", 2], "out": "runs/x",
+         "train_size": 40.0, "primary_level": 20, "crop_pad": None, "data_dir": Path("/d")},
+        "exp.yaml",
+    )  # fmt: skip
+    assert config.epochs == 7 and type(config.epochs) is int
+    assert config.lr == 0.01 and type(config.lr) is float
+    assert config.augment is False
+    assert config.psi == (3, 1, 2) and all(type(n) is int for n in config.psi)
+    assert config.out == Path("runs/x") and isinstance(config.out, Path)
+    assert config.train_size == 40 and type(config.train_size) is int
+    assert config.primary_level == "20"  # a level is named by its class count
+    assert config.crop_pad is None and config.data_dir == Path("/d")
+    assert config.seed == 0 and config.method == "maxl"  # keys not given keep their defaults
+
+
+def test_from_mapping_keeps_typed_values_as_they_are():
+    given = TrainConfig(epochs=3, lr=0.05, psi=(2, 2), augment=False, out=Path("o"), seed=4)
+    again = TrainConfig.from_mapping(dataclasses.asdict(given), "the command line")
+    assert again == given
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"epochz": 3}, "exp.yaml: unknown setting 'epochz'"),
+        ({"epochs": 2.5}, "exp.yaml: 'epochs' is 2.5, which is not a int; fix the value"),
+        ({"epochs": True}, "exp.yaml: 'epochs' is True, which is not a int"),
+        ({"lr": "fast"}, "exp.yaml: 'lr' is 'fast', which is not a float"),
+        ({"augment": "yes"}, "exp.yaml: 'augment' is 'yes', which is not a bool"),
+        ({"psi": [3, "x"]}, "exp.yaml: 'psi' is [3, 'x'], which is not a tuple"),
+        ({"epochs": None}, "exp.yaml: 'epochs' needs a value"),
+    ],
+)
+def test_from_mapping_names_the_bad_key_and_where_it_came_from(values, message):
+    with pytest.raises(maxl.MaxlError) as refused:
+        TrainConfig.from_mapping(values, "exp.yaml")
+    assert str(refused.value).startswith(message), str(refused.value)
+    assert "\n" not in str(refused.value)
+
+
+def test_convert_field_types_one_grid_value():
+    assert convert_field("momentum", "0.9", "--tune-single") == 0.9
+    assert convert_field("psi", 5, "--vary") == (5,)
+    with pytest.raises(maxl.MaxlError, match="--vary: unknown setting 'lrr'"):
+        convert_field("lrr", 1, "--vary")
+
+
+def test_a_run_checks_its_config_once(monkeypatch, tmp_path):
+    import maxl.assembly.run as assembly_run
+
+    checked = []
+    check = assembly_run.check_config
+    monkeypatch.setattr(assembly_run, "check_config", lambda c: (checked.append(c), check(c)))
+    maxl.fit(torch.nn.Flatten(), train=TINY, test=TINY, method="single", epochs=1,
+             analysis_size=0, progress=False, out=tmp_path / "r")  # fmt: skip
+    assert len(checked) == 1

@@ -1,13 +1,12 @@
 import dataclasses
 import json
-import typing
 from pathlib import Path
 
 import pytest
 import torch
 
 from maxl.assembly import build_run, train
-from maxl.config import TrainConfig, convert_value
+from maxl.config import TrainConfig
 
 
 def digits_config(tmp_path: Path, **changes) -> TrainConfig:
@@ -86,9 +85,7 @@ def test_a_run_rebuilt_from_its_results_json_trains_the_same_parameters(tmp_path
                         analysis_size=16, progress=False, out=tmp_path / "a")  # fmt: skip
     train(first)
     recorded = json.loads((tmp_path / "a" / "results.json").read_text())["config"]
-    hints = typing.get_type_hints(TrainConfig)
-    values = {k: convert_value(v, hints[k], "results.json", k) for k, v in recorded.items()}
-    again = TrainConfig(**{**values, "out": tmp_path / "b"})
+    again = TrainConfig.from_mapping({**recorded, "out": tmp_path / "b"}, "results.json")
     assert again == dataclasses.replace(first, out=tmp_path / "b")
     train(again)
     nets = [torch.load(tmp_path / run / "checkpoint.pt", weights_only=True) for run in "ab"]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
-import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from torch import nn
 from maxl.assembly import default_out_dir
 from maxl.assembly import train as train_run
 from maxl.callbacks import Callback
-from maxl.config import TrainConfig, convert_value
+from maxl.config import TrainConfig, field_types
 from maxl.data.dataset import ImageDataset
 from maxl.data.npz import dataset_from_arrays
 from maxl.data.stream_scan import streamed_dataset
@@ -166,20 +165,14 @@ def fit_config(
     method: str, psi: Sequence[int] | int | None, out: str | Path | None, options: dict[str, Any]
 ) -> TrainConfig:
     """A TrainConfig from fit's keywords, each typed like the field; unknown keys are errors."""
-    hints = typing.get_type_hints(TrainConfig)
-    allowed = [name for name in hints if name not in NOT_OPTIONS]
-    values: dict[str, Any] = {}
-    for key, value in options.items():
+    allowed = [name for name in field_types() if name not in NOT_OPTIONS]
+    for key in options:
         if key not in allowed:
             raise MaxlError(f"maxl.fit has no option {key!r}; the options are {', '.join(allowed)}")
-        values[key] = convert_value(value, hints[key], "maxl.fit", key)
+    values = {**options, "dataset": "tensors", "method": method, "out": out}
     if psi is not None:
-        values["psi"] = convert_value(
-            [psi] if isinstance(psi, int) else list(psi), hints["psi"], "maxl.fit", "psi"
-        )
-    return TrainConfig(
-        dataset="tensors", method=method, out=None if out is None else Path(out), **values
-    )
+        values["psi"] = [psi] if isinstance(psi, int) else list(psi)
+    return TrainConfig.from_mapping(values, "maxl.fit")
 
 
 def as_dataset(train: Data, test: Data, val: Data | None = None) -> ImageDataset:

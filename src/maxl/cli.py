@@ -23,6 +23,7 @@ from maxl.config import (
     PRECISIONS,
     SCHEDULES,
     TrainConfig,
+    field_types,
 )
 from maxl.errors import MaxlError
 from maxl.hypergrad import HYPERGRADIENT_METHODS
@@ -65,7 +66,7 @@ def add_train_options(parser: argparse.ArgumentParser, *, per_run: bool = True) 
     """One long option per TrainConfig field, typed, with the field's help and default;
     per_run=False leaves out --method and --seed (compare's own). A flag whose default is on
     is written --no-NAME."""
-    hints = typing.get_type_hints(TrainConfig)
+    hints = field_types()
     choices = option_choices()
     for spec in dataclasses.fields(TrainConfig):
         name = spec.name
@@ -401,7 +402,7 @@ class Comparison:
             jobs=settings.pop("jobs", 1),
             threads=settings.pop("threads", None),
             sizes=settings.pop("map", None),
-            base=TrainConfig(**settings),
+            base=TrainConfig.from_mapping(settings, f"maxl {args.command}"),
         )
 
     def options(self) -> dict[str, Any]:
@@ -430,7 +431,7 @@ def run_sweep_command(args: argparse.Namespace) -> None:
     settings.update({k: v for k, v in vars(args).items() if k in wanted})
     methods = settings.pop("methods", ["maxl"])
     seeds = settings.pop("seeds", [0, 1, 2])
-    base = TrainConfig(**settings)
+    base = TrainConfig.from_mapping(settings, "maxl sweep")
     out = base.out or default_sweep_dir(base, field)
     labels = list(args.vary[1:])
     points = run_sweep(base, field, labels, values, methods, seeds, out, log=print)
@@ -470,8 +471,11 @@ def add_bench_options(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The TrainConfig of `maxl train`'s options."""
     fields = TrainConfig.__dataclass_fields__
-    return TrainConfig(**{k: v for k, v in vars(args).items() if k in fields})
+    return TrainConfig.from_mapping(
+        {k: v for k, v in vars(args).items() if k in fields}, f"maxl {args.command}"
+    )
 
 
 def run_bench_command(args: argparse.Namespace) -> None:

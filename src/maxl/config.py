@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,9 @@ SCHEDULES = ("epochs", "batches")
 GEN_OPTIMIZERS = ("sgd", "adam")
 OPTIMIZERS = ("sgd", "adamw")
 LR_SCHEDULES = ("step", "cosine")
+# The fields that name or place a run (which method and seed, where, on which data and device)
+# rather than set how it trains: tuning grids and sweeps never vary them.
+NOT_VARIED = ("method", "seed", "out", "resume", "progress", "device", "data_dir", "dataset")
 
 
 def option(default: Any, help: str) -> Any:
@@ -180,6 +185,12 @@ class TrainConfig:
         "the settings must match, except --epochs, --eval-every, --device, --data-dir",
     )
 
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], where: Path | str) -> TrainConfig:
+        """The one way loose values (command line, maxl.fit's keywords, a config file) become a
+        config: each typed like its field; a bad key or value is a MaxlError naming `where`."""
+        return cls(**{key: convert_field(key, value, where) for key, value in values.items()})
+
     def to_json(self) -> dict[str, Any]:
         """A JSON-friendly copy (paths as strings, ψ as a list)."""
         data = asdict(self)
@@ -201,6 +212,21 @@ def parse_meta_data(text: str) -> tuple[str, float | None]:
     raise ValueError(text)
 
 
+@functools.cache
+def field_types() -> Mapping[str, Any]:
+    """Each TrainConfig field's type hint, resolved (the annotations here are strings)."""
+    return types.MappingProxyType(typing.get_type_hints(TrainConfig))
+
+
+def convert_field(name: str, value: Any, where: Path | str) -> Any:
+    """`value` typed like TrainConfig's field `name` (for one setting, or one value of a grid);
+    an unknown name or a value of the wrong type is a MaxlError naming `where` and the key."""
+    hints = field_types()
+    if name not in hints:
+        raise MaxlError(f"{where}: unknown setting {name!r}; the settings are {', '.join(hints)}")
+    return convert_value(value, hints[name], where, name)
+
+
 def convert_value(value: Any, hint: Any, path: Path | str, key: str) -> Any:
     """Coerce a YAML value to the field's type: '20' and 20 both fit a level name. Errors name
     `path`, the file or option the value came from."""
@@ -215,7 +241,7 @@ def convert_value(value: Any, hint: Any, path: Path | str, key: str) -> Any:
     origin = typing.get_origin(kind)
     try:
         if origin is tuple:  # ψ
-            items = value if isinstance(value, list) else [value]
+            items = value if isinstance(value, (list, tuple)) else [value]
             return tuple(int(v) for v in items)
         if kind is bool:
             if not isinstance(value, bool):

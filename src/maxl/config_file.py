@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from maxl.assembly import METHOD_NAMES
-from maxl.config import TrainConfig, convert_value
+from maxl.config import TrainConfig, convert_field, convert_value
 from maxl.errors import MaxlError
 
 TUNING_KEYS = tuple(f"tune_{method}" for method in METHOD_NAMES)
@@ -45,7 +44,6 @@ def load_experiment(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise MaxlError(f"{path} must be a mapping of option: value; fix the file")
     fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
-    hints = typing.get_type_hints(TrainConfig)
     settings: dict[str, Any] = {}
     for key, value in data.items():
         name = str(key).replace("-", "_")
@@ -69,7 +67,7 @@ def load_experiment(path: Path) -> dict[str, Any]:
                 f"{path}: 'seed' is one number; for several write seeds: {value} (maxl compare)"
             )
         elif name in fields:
-            settings[name] = convert_value(value, hints[name], path, name)
+            settings[name] = convert_field(name, value, path)
         else:
             raise MaxlError(
                 f"{path}: unknown key '{key}'; {suggestion(name, [*fields, *COMPARE_KEYS])}"

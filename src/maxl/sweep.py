@@ -12,7 +12,6 @@ import csv
 import dataclasses
 import io
 import statistics
-import typing
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from maxl.compare import (
     summarise,
 )
 from maxl.compare import write_summary as write_compare_summary
-from maxl.config import TrainConfig, convert_value
+from maxl.config import NOT_VARIED, TrainConfig, convert_field
 from maxl.errors import MaxlError
 from maxl.report.runs import ANALYSIS_KEYS, last_value, number
 from maxl.run_folder import is_run_folder, prepare_out_dir, read_metrics, write_atomic
@@ -33,7 +32,6 @@ from maxl.summaries import SweepPoint
 from maxl.tuning import TrainFn
 
 Log = Callable[[str], None]
-NOT_SWEPT = ("method", "seed", "out", "resume", "progress", "device", "data_dir", "dataset")
 SWEEP_COLUMNS = ("value", "method", "mean_accuracy", "std_accuracy", "runs", *ANALYSIS_KEYS)
 
 
@@ -43,18 +41,17 @@ def parse_sweep(field: str, texts: Sequence[str]) -> tuple[str, list[Any]]:
 
     name = field.replace("-", "_")
     fields = TrainConfig.__dataclass_fields__
-    if name not in fields or name in NOT_SWEPT:
-        allowed = ", ".join(f for f in fields if f not in NOT_SWEPT)
+    if name not in fields or name in NOT_VARIED:
+        allowed = ", ".join(f for f in fields if f not in NOT_VARIED)
         raise MaxlError(f"--vary cannot sweep {field!r}; sweep one of {allowed}")
     if not texts:
         raise MaxlError(f"--vary {field} has no values; write e.g. --vary {field} 0 0.2 1")
     if len(set(texts)) != len(texts):
         raise MaxlError(f"--vary {field} repeats a value; give each value once")
-    hint = typing.get_type_hints(TrainConfig)[name]
     values = []
     for text in texts:
         value = [int(v) for v in text.split(",")] if "," in text else yaml.safe_load(text)
-        values.append(convert_value(value, hint, "--vary", name))
+        values.append(convert_field(name, value, "--vary"))
     return name, values
 
 

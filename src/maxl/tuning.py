@@ -14,20 +14,18 @@ import io
 import itertools
 import math
 import statistics
-import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from maxl.config import TrainConfig, convert_value
+from maxl.config import NOT_VARIED, TrainConfig, convert_field
 from maxl.errors import MaxlError
 from maxl.jobs import Log, RunPool, TrainFn
 from maxl.run_folder import read_metrics, write_atomic
 from maxl.step import NonFiniteLoss
 from maxl.summaries import sample_std
 
-NOT_TUNED = ("method", "seed", "out", "resume", "progress", "device", "data_dir", "dataset")
 CONVERGENCE_EPOCHS = 3  # the rise of validation accuracy over this many last epochs is reported
 
 
@@ -127,22 +125,22 @@ def parse_tuning(items: Sequence[str] | dict[str, Any], where: str) -> Tuning | 
                     "momentum=0,0.9 (or off)"
                 )
             pairs.append((name, values.split(",")))
-    hints = typing.get_type_hints(TrainConfig)
+    fields = TrainConfig.__dataclass_fields__
     grid: dict[str, list[Any]] = {}
     val_fraction = 0.1
     for key, values in pairs:
         name = str(key).replace("-", "_")
         if name == "val_fraction":
             single = values[0] if isinstance(values, list) and len(values) == 1 else values
-            val_fraction = float(convert_value(single, float, where, name))
+            val_fraction = float(convert_field(name, single, where))
             continue
-        if name not in hints or name in NOT_TUNED:
-            allowed = ", ".join(f for f in hints if f not in NOT_TUNED)
+        if name not in fields or name in NOT_VARIED:
+            allowed = ", ".join(f for f in fields if f not in NOT_VARIED)
             raise MaxlError(f"{where}: cannot tune {key!r}; tune one of {allowed}")
         listed = values if isinstance(values, list) else [values]
         if not listed:
             raise MaxlError(f"{where}: {key} has no values; give e.g. {key}=0.05,0.1")
-        grid[name] = [convert_value(v, hints[name], where, name) for v in listed]
+        grid[name] = [convert_field(name, v, where) for v in listed]
     if not grid:
         raise MaxlError(f"{where}: nothing to tune; give e.g. lr=0.05,0.1")
     if not 0 < val_fraction < 1:

@@ -4,7 +4,6 @@ built them before training (what the label analyses compare the end with)."""
 from __future__ import annotations
 
 import dataclasses
-import typing
 from pathlib import Path
 
 import torch
@@ -12,7 +11,7 @@ import torch
 from maxl.assembly.datasets import load_dataset
 from maxl.assembly.run import assemble_run
 from maxl.checkpoint import load_checkpoint, restore_run
-from maxl.config import TrainConfig, convert_value
+from maxl.config import TrainConfig
 from maxl.engine import AssembledRun
 from maxl.errors import MaxlError
 from maxl.run_folder import checkpoint_path, read_results, results_path
@@ -23,10 +22,7 @@ def saved_config(folder: Path) -> TrainConfig:
     results = read_results(folder)
     if results is None:
         raise MaxlError(f"{folder} holds no finished run (no {results_path(folder).name})")
-    hints = typing.get_type_hints(TrainConfig)
-    where = str(results_path(folder))
-    values = {k: convert_value(v, hints[k], where, k) for k, v in results["config"].items()}
-    return TrainConfig(**values)
+    return TrainConfig.from_mapping(results["config"], results_path(folder))
 
 
 def rebuilt_run(folder: Path) -> AssembledRun:

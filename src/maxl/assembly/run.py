@@ -75,10 +75,23 @@ def build_run(
     dataset: ImageDataset | None = None,
     backbone: BackboneFactory | None = None,
 ) -> AssembledRun:
-    """Load the data (unless given), build both networks with the seed (backbones from
-    `backbone` when given, else config.backbone), and move everything to the device; in a
-    data-parallel run (`ranks`) also shard it (see `parallelise`)."""
+    """Check the config (check_config), then load the data (unless given), build both networks
+    with the seed (backbones from `backbone` when given, else config.backbone), and move
+    everything to the device; in a data-parallel run (`ranks`) also shard it (see
+    `parallelise`)."""
     check_config(config)
+    return build_checked_run(config, ranks, dataset=dataset, backbone=backbone)
+
+
+def build_checked_run(
+    config: TrainConfig,
+    ranks: Ranks | None = None,
+    *,
+    dataset: ImageDataset | None = None,
+    backbone: BackboneFactory | None = None,
+) -> AssembledRun:
+    """build_run for a config that check_config has passed: `train` checks it before it
+    touches the output folder, so that each run is checked once."""
     device = local_device(resolve_device(config.device))
     precision_context(device, config.precision)  # an unsupported precision fails before loading
     if dataset is None:
@@ -315,7 +328,7 @@ def train(
     `dataset` and `backbone` replace loading config.dataset and building config.backbone;
     `callbacks` run after the built-in ones (analysis, label table, TensorBoard)."""
     started = time.perf_counter()
-    check_config(config)
+    check_config(config)  # the run's one check, before the output folder is touched
     out = config.out or default_out_dir(config)
     with (
         process_group(local_device(resolve_device(config.device))) as ranks,
@@ -326,7 +339,7 @@ def train(
             prepare_out_dir(out)
         path = checkpoint_path(out)
         saved = load_checkpoint(path, config) if config.resume else None
-        run = build_run(config, ranks, dataset=dataset, backbone=backbone)
+        run = build_checked_run(config, ranks, dataset=dataset, backbone=backbone)
         say = log if log is not None and main else lambda _: None
         loop = TrainingLoop(run, out, started, say, [*run_callbacks(config, out), *callbacks])
         if saved is not None:
