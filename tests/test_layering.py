@@ -36,6 +36,7 @@ LAYERS: list[tuple[str, ...]] = [  # top to bottom; a module imports its own lay
         "maxl.global_batch_norm",
         "maxl.interrupt",
         "maxl.summaries",
+        "maxl.types",
     ),
 ]
 

@@ -25,7 +25,7 @@ from maxl.assembly.datasets import load_dataset
 from maxl.checkpoint import checkpoint_path, load_checkpoint
 from maxl.config import TrainConfig
 from maxl.errors import MaxlError
-from maxl.jobs import Log, RunPool, TrainFn
+from maxl.jobs import RunPool, TrainFn
 from maxl.records import prepare_out_dir, write_atomic
 from maxl.step import NonFiniteLoss
 from maxl.summaries import MethodSummary, sample_std, seeds_won
@@ -37,6 +37,7 @@ from maxl.tuning import (
     tuning_section,
     write_tuning_csv,
 )
+from maxl.types import Log
 
 SUMMARY_COLUMNS = (
     "method",

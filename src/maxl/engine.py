@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,8 +46,7 @@ from maxl.models.multitask import MultiTaskNet
 from maxl.records import write_json_atomic, write_jsonl_atomic
 from maxl.step import NonFiniteLoss, precision_context, prepare_batch, train_step
 from maxl.task import Task
-
-Log = Callable[[str], None]
+from maxl.types import Log
 
 
 @dataclass

@@ -20,10 +20,11 @@ from pathlib import Path
 from maxl.compare import gain_cell, optional, run_compare
 from maxl.config import TrainConfig
 from maxl.config_file import MapPlan
-from maxl.jobs import Log, TrainFn
+from maxl.jobs import TrainFn
 from maxl.records import write_atomic
 from maxl.summaries import MethodSummary, seeds_won
 from maxl.tuning import Tuning
+from maxl.types import Log
 
 MAP_COLUMNS = (
     "train_size",

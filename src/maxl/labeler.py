@@ -18,8 +18,7 @@ from maxl.distributed import current
 from maxl.errors import MaxlError
 from maxl.hypergrad import MetaProblem, hypergradient_of, meta_gradient, meta_problem
 from maxl.hypergrad.common import batch_statistics
-
-Batch = tuple[torch.Tensor, torch.Tensor] | None
+from maxl.types import Batch
 
 
 class MetaLabeler:

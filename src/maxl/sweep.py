@@ -13,7 +13,7 @@ import dataclasses
 import io
 import statistics
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +31,8 @@ from maxl.records import prepare_out_dir, write_atomic
 from maxl.report.runs import ANALYSIS_KEYS, last_value, number, read_metrics
 from maxl.summaries import SweepPoint
 from maxl.tuning import TrainFn
+from maxl.types import Log
 
-Log = Callable[[str], None]
 NOT_SWEPT = ("method", "seed", "out", "resume", "progress", "device", "data_dir", "dataset")
 SWEEP_COLUMNS = ("value", "method", "mean_accuracy", "std_accuracy", "runs", *ANALYSIS_KEYS)
 

@@ -39,7 +39,7 @@ from maxl.distributed import (
     local_device,
     process_group,
 )
-from maxl.engine import Log, Run, TrainingLoop
+from maxl.engine import Run, TrainingLoop
 from maxl.errors import MaxlError
 from maxl.global_batch_norm import to_global_batch_norm
 from maxl.hierarchy import Hierarchy
@@ -50,6 +50,7 @@ from maxl.models.blocks import block_count, split_at_depth
 from maxl.records import prepare_out_dir
 from maxl.step import precision_context
 from maxl.task import choose_psi, resolve_task, split_rows
+from maxl.types import Log
 
 
 def resolve_device(name: str) -> torch.device:

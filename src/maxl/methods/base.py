@@ -7,7 +7,7 @@ from abc import ABC, abstractmethod
 import torch
 from torch import nn
 
-Batch = tuple[torch.Tensor, torch.Tensor] | None
+from maxl.types import Batch
 
 
 class AuxiliaryLabels(ABC):

@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 from maxl.labeler import MetaLabeler
-from maxl.methods.base import AuxiliaryLabels, Batch
+from maxl.methods.base import AuxiliaryLabels
+from maxl.types import Batch
 
 
 class MetaLabels(AuxiliaryLabels):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +23,8 @@ from maxl.report.runs import (
     read_run,
     run_folders,
 )
+from maxl.types import Log
 
-Log = Callable[[str], None]
 METRIC_MEANING = {
     "grad_cosine": "cosine of the primary and auxiliary loss gradients on the shared trunk",
     "aux_entropy": "mean entropy of one image's generated label distribution (nats)",
