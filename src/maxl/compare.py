@@ -286,7 +286,7 @@ def write_summary(
 ) -> None:
     """summary.csv (fractions), summary.md (percentages, per-seed table, the tunings) and
     comparison.png; with a tuning, also tuning.csv (single) and tuning-METHOD.csv (others)."""
-    from maxl.plots import comparison_figure
+    from maxl.report.figures import comparison_figure
 
     rows = [
         {

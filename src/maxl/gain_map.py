@@ -158,7 +158,7 @@ def map_table(rows: Sequence[MapRow]) -> str:
 
 def write_map(out: Path, base: TrainConfig, rows: Sequence[MapRow]) -> None:
     """map.csv (fractions, one row per size and method), map.md and map.png."""
-    from maxl.plots import map_figure
+    from maxl.report.figures import map_figure
 
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=MAP_COLUMNS, lineterminator="\n")

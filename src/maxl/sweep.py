@@ -142,7 +142,7 @@ def write_sweep_summary(
     out: Path, base: TrainConfig, field: str, points: Sequence[SweepPoint], seeds: list[int]
 ) -> None:
     """sweep.csv (fractions), sweep.md (table, protocol) and sweep.png."""
-    from maxl.plots import sweep_figure
+    from maxl.report.figures import sweep_figure
 
     rows = [
         {

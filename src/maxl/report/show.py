@@ -348,8 +348,7 @@ def method_order(method: str) -> tuple[int, str]:
 
 def show_compare(folder: Path, log: Log = print) -> Path:
     """Overlays of every method's runs (mean line, min..max band) and a report.md table."""
-    from maxl.plots import METHOD_COLOURS
-    from maxl.report.figures import overlay_figures
+    from maxl.report.figures import METHOD_COLOURS, overlay_figures
 
     runs = [read_run(sub) for sub in run_folders(folder)]
     empty = [r.folder.name for r in runs if not r.metrics]
