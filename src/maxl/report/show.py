@@ -14,6 +14,12 @@ from maxl.assembly import METHOD_NAMES
 from maxl.data.dataset import ImageDataset
 from maxl.errors import MaxlError
 from maxl.records import write_atomic
+from maxl.report.run_dataset import (
+    displayable,
+    grid_dataset,
+    primary_class_names,
+    report_dataset,
+)
 from maxl.report.runs import (
     ANALYSIS_KEYS,
     RunRecord,
@@ -135,13 +141,7 @@ def show_run(folder: Path, log: Log = print, classes: Sequence[int] | None = Non
 
     lines += ["## Auxiliary labels", ""]
     label_keys = ("aux_usage", "aux_entropy", "aux_marginal_entropy", "nmi_human")
-    has_labels = (folder / "aux_labels.npz").is_file()
-    dataset: ImageDataset | MaxlError | None = None
-    if run.finished and (has_labels or any(r.get("aux_usage") for r in records)):
-        try:
-            dataset = load_run_dataset(run)
-        except MaxlError as error:
-            dataset = error
+    dataset = report_dataset(run)
     names = primary_class_names(run, dataset) if isinstance(dataset, ImageDataset) else None
     if any(r.get(key) is not None for r in records for key in label_keys):
         fig.aux_usage_figure(records, out / "aux_usage.png", psi=psi, class_names=names)
@@ -253,17 +253,7 @@ def grid_section(
         return [*lines, f"*No aux_labels.npz ({why}): image grids skipped.*", ""]
     try:
         labels = read_aux_labels(labels_path)
-        if dataset is None:
-            raise MaxlError("results.json is missing, so the dataset is unknown")
-        if isinstance(dataset, MaxlError):
-            raise dataset
-        if dataset.is_features:
-            raise MaxlError(f"{dataset.name} holds feature vectors, not images")
-        if len(labels.rows) and int(labels.rows.max()) >= len(dataset.x_train):
-            raise MaxlError(
-                f"aux_labels.npz points at training image {int(labels.rows.max())} but "
-                f"{dataset.name} has {len(dataset.x_train)}; it was written for other data"
-            )
+        dataset = grid_dataset(dataset, labels)
     except MaxlError as error:
         log(f"image grids skipped: {error}")
         return [*lines, f"*Image grids skipped: {error}*", ""]
@@ -306,40 +296,6 @@ def grid_section(
             "",
         ]
     return lines
-
-
-def primary_class_names(run: RunRecord, dataset: ImageDataset) -> list[str] | None:
-    """The names of the run's primary classes, where the dataset has them."""
-    level = (run.results or {}).get("primary_level") or dataset.default_level
-    return dataset.class_names.get(str(level)) or None
-
-
-def displayable(images: np.ndarray) -> np.ndarray:
-    """uint8 images as they are; float images (kept as given) stretched to 0..255 per channel."""
-    if images.dtype == np.uint8:
-        return images
-    low = images.min(axis=(0, 2, 3), keepdims=True)
-    high = images.max(axis=(0, 2, 3), keepdims=True)
-    return np.rint(255 * (images - low) / np.maximum(high - low, 1e-12)).astype(np.uint8)
-
-
-def load_run_dataset(run: RunRecord) -> ImageDataset:
-    """The run's dataset, as its config names it; any failure is a MaxlError (grids skipped)."""
-    from maxl.assembly.datasets import load_dataset
-
-    config = (run.results or {}).get("config") or {}
-    name = config.get("dataset") or (run.results or {}).get("dataset")
-    if not name:
-        raise MaxlError("results.json names no dataset")
-    if name == "tensors":
-        raise MaxlError(
-            "a maxl.fit run keeps no copy of its data; save it as an .npz and train with "
-            "--dataset npz:PATH to get image grids"
-        )
-    try:
-        return load_dataset(name, config.get("data_dir"), image_size=config.get("image_size"))
-    except OSError as error:
-        raise MaxlError(f"cannot load dataset {name} ({error})") from None
 
 
 def method_order(method: str) -> tuple[int, str]:
