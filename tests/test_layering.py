@@ -13,8 +13,7 @@ SOURCE = Path(__file__).resolve().parents[1] / "src"
 
 LAYERS: list[tuple[str, ...]] = [  # top to bottom; a module imports its own layer or lower
     ("maxl", "maxl.__main__", "maxl.cli"),
-    ("maxl.phase_profile",),  # maxl bench --phases: over maxl.bench
-    ("maxl.compare", "maxl.gain_map", "maxl.sweep", "maxl.bench", "maxl.report", "maxl.plots"),
+    ("maxl.compare", "maxl.gain_map", "maxl.sweep", "maxl.bench", "maxl.report"),
     ("maxl.config_file",),
     ("maxl.tuning", "maxl.jobs"),
     ("maxl.api", "maxl.trained"),
@@ -40,6 +39,7 @@ LAYERS: list[tuple[str, ...]] = [  # top to bottom; a module imports its own lay
         "maxl.interrupt",
         "maxl.summaries",
         "maxl.phases",
+        "maxl.types",
     ),
 ]
 

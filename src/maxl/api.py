@@ -25,6 +25,7 @@ from maxl.data.stream_scan import streamed_dataset
 from maxl.data.streamed import check_streamable
 from maxl.errors import MaxlError
 from maxl.trained import TrainedModel, load
+from maxl.types import Log
 
 Data = Sequence[Any] | torch.utils.data.Dataset
 NOT_OPTIONS = ("dataset", "method", "psi", "out", "backbone", "data_dir", "resume")
@@ -53,7 +54,7 @@ def fit(
     method: str = "maxl",
     out: str | Path | None = None,
     progress: bool = True,
-    log: Callable[[str], None] | None = None,
+    log: Log | None = None,
     callbacks: Sequence[Callback] = (),
     stream: bool | None = None,
     workers: int | None = None,
@@ -94,7 +95,7 @@ def fit(
     return FitResult(float(results["test_accuracy"]), Path(config.out), results, model)
 
 
-def streams(train: Data, stream: bool | None, log: Callable[[str], None] | None) -> bool:
+def streams(train: Data, stream: bool | None, log: Log | None) -> bool:
     """Stream the data? As asked, else when a training Dataset's inputs would take more than
     a quarter of the free memory (said in one line)."""
     if stream is not None:

@@ -484,7 +484,7 @@ def run_bench_command(args: argparse.Namespace) -> None:
     fields = BenchConfig.__dataclass_fields__
     bench = BenchConfig(**{k: v for k, v in vars(args).items() if k in fields})
     if args.phases is not None:
-        from maxl.phase_profile import format_phases, phase_rows, profile_phases
+        from maxl.bench.phases import format_phases, phase_rows, profile_phases
 
         profile = profile_phases(bench, phase_rows(args.phases))
         print(json.dumps(profile, indent=2) if args.json else format_phases(bench, profile))

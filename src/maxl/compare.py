@@ -25,7 +25,7 @@ from maxl.assembly.datasets import load_dataset
 from maxl.checkpoint import load_checkpoint
 from maxl.config import TrainConfig
 from maxl.errors import MaxlError
-from maxl.jobs import Log, RunPool, TrainFn
+from maxl.jobs import RunPool, TrainFn
 from maxl.run_folder import (
     checkpoint_path,
     prepare_out_dir,
@@ -43,6 +43,7 @@ from maxl.tuning import (
     tuning_section,
     write_tuning_csv,
 )
+from maxl.types import Log
 
 SUMMARY_COLUMNS = (
     "method",
@@ -291,7 +292,7 @@ def write_summary(
 ) -> None:
     """summary.csv (fractions), summary.md (percentages, per-seed table, the tunings) and
     comparison.png; with a tuning, also tuning.csv (single) and tuning-METHOD.csv (others)."""
-    from maxl.plots import comparison_figure
+    from maxl.report.figures import comparison_figure
 
     rows = [
         {

@@ -19,10 +19,11 @@ from pathlib import Path
 from maxl.compare import gain_cell, optional, run_compare
 from maxl.config import TrainConfig
 from maxl.config_file import MapPlan
-from maxl.jobs import Log, TrainFn
+from maxl.jobs import TrainFn
 from maxl.run_folder import read_results, write_atomic
 from maxl.summaries import MethodSummary, seeds_won
 from maxl.tuning import Tuning
+from maxl.types import Log
 
 MAP_COLUMNS = (
     "train_size",
@@ -157,7 +158,7 @@ def map_table(rows: Sequence[MapRow]) -> str:
 
 def write_map(out: Path, base: TrainConfig, rows: Sequence[MapRow]) -> None:
     """map.csv (fractions, one row per size and method), map.md and map.png."""
-    from maxl.plots import map_figure
+    from maxl.report.figures import map_figure
 
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=MAP_COLUMNS, lineterminator="\n")

@@ -22,8 +22,8 @@ import torch
 from maxl.config import TrainConfig
 from maxl.errors import MaxlError
 from maxl.step import NonFiniteLoss
+from maxl.types import Log
 
-Log = Callable[[str], None]
 TrainFn = Callable[[TrainConfig, Log], dict[str, Any]]
 Outcome = dict[str, Any] | NonFiniteLoss  # a run's results, or why it stopped
 

@@ -26,8 +26,7 @@ from maxl.hypergrad import (
 )
 from maxl.hypergrad.common import batch_statistics
 from maxl.hypergrad.settings import settings_with
-
-Batch = tuple[torch.Tensor, torch.Tensor] | None
+from maxl.types import MetaBatch
 
 
 class MetaLabeler:
@@ -115,7 +114,12 @@ class MetaLabeler:
             self.generator.train(mode)
 
     def step(
-        self, net: nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float, meta_batch: Batch = None
+        self,
+        net: nn.Module,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        lr: float,
+        meta_batch: MetaBatch = None,
     ) -> None:
         """The generator step of this batch, from net's .grad (∇_θ L_train at the current θ,
         after loss.backward() and before the optimiser step); `lr` is net's SGD learning rate,
@@ -145,7 +149,12 @@ class MetaLabeler:
         self.apply(grads)
 
     def meta_step(
-        self, net: nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float, meta_batch: Batch = None
+        self,
+        net: nn.Module,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        lr: float,
+        meta_batch: MetaBatch = None,
     ) -> None:
         """A generator step on its own (the paper's generator pass): labels of this batch
         (generator in train mode), ∇_θ L_train and the hypergradient at net's current θ: the
@@ -165,7 +174,7 @@ class MetaLabeler:
         self.apply(grads)
 
     def problem(
-        self, net: nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float, meta: Batch
+        self, net: nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float, meta: MetaBatch
     ) -> MetaProblem:
         return meta_problem(
             net, self.generator, x, y, meta, inner_lr=lr, settings=self.settings, ranks=self.ranks

@@ -15,6 +15,7 @@ from maxl.distributed import Ranks, unwrap
 from maxl.errors import MaxlError
 from maxl.losses import focal_loss
 from maxl.methods import AuxiliaryLabels
+from maxl.types import MetaBatch
 
 
 class NonFiniteLoss(MaxlError):
@@ -74,7 +75,7 @@ def train_step(
     precision: contextlib.AbstractContextManager[None] | None = None,
     where: str = "this step",
     ranks: Ranks | None = None,
-    meta: tuple[torch.Tensor, torch.Tensor] | None = None,
+    meta: MetaBatch = None,
 ) -> torch.Tensor:
     """L_train on the batch, backward, the method's step, the optimiser step; returns the
     detached [total, primary, auxiliary] losses. A non-finite loss stops before any update.

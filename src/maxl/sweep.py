@@ -12,7 +12,7 @@ import csv
 import dataclasses
 import io
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +30,8 @@ from maxl.report.runs import ANALYSIS_KEYS, last_value, number
 from maxl.run_folder import is_run_folder, prepare_out_dir, read_metrics, write_atomic
 from maxl.summaries import SweepPoint
 from maxl.tuning import TrainFn
+from maxl.types import Log
 
-Log = Callable[[str], None]
 SWEEP_COLUMNS = ("value", "method", "mean_accuracy", "std_accuracy", "runs", *ANALYSIS_KEYS)
 
 
@@ -139,7 +139,7 @@ def write_sweep_summary(
     out: Path, base: TrainConfig, field: str, points: Sequence[SweepPoint], seeds: list[int]
 ) -> None:
     """sweep.csv (fractions), sweep.md (table, protocol) and sweep.png."""
-    from maxl.plots import sweep_figure
+    from maxl.report.figures import sweep_figure
 
     rows = [
         {

@@ -7,8 +7,7 @@ import torch
 from maxl.data.batches import to_float
 from maxl.fit_state import FitState
 from maxl.step import prepare_batch
-
-Batch = tuple[torch.Tensor, torch.Tensor]
+from maxl.types import Batch
 
 
 def first_batches(run: FitState, count: int) -> list[Batch]:

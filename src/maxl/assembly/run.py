@@ -39,7 +39,7 @@ from maxl.distributed import (
     local_device,
     process_group,
 )
-from maxl.engine import AssembledRun, Log, TrainingLoop
+from maxl.engine import AssembledRun, TrainingLoop
 from maxl.errors import MaxlError
 from maxl.global_batch_norm import to_global_batch_norm
 from maxl.hierarchy import Hierarchy
@@ -49,6 +49,7 @@ from maxl.models.blocks import block_count, split_at_depth
 from maxl.run_folder import checkpoint_path, prepare_out_dir
 from maxl.step import precision_context
 from maxl.task import choose_psi, resolve_task, split_rows
+from maxl.types import Log
 
 
 def resolve_device(name: str) -> torch.device:

@@ -14,7 +14,7 @@ only rank 0 writes files and shows progress."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +38,7 @@ from maxl.engine.saving import RunSaver
 from maxl.interrupt import Interrupted, StepBoundaryInterrupts
 from maxl.losses import focal_loss
 from maxl.step import NonFiniteLoss, precision_context, train_step
-
-Log = Callable[[str], None]
+from maxl.types import Log
 
 
 class TrainingLoop:

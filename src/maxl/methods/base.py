@@ -7,7 +7,7 @@ from abc import ABC, abstractmethod
 import torch
 from torch import nn
 
-Batch = tuple[torch.Tensor, torch.Tensor] | None
+from maxl.types import MetaBatch
 
 
 class AuxiliaryLabels(ABC):
@@ -30,14 +30,14 @@ class AuxiliaryLabels(ABC):
         return self.targets(x, y, rows)
 
     def before_update(  # noqa: B027 (an optional hook)
-        self, net: nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float, meta: Batch = None
+        self, net: nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float, meta: MetaBatch = None
     ) -> None:
         """Hook between the multi-task backward and the optimiser step, while net's .grad holds
         ∇_θ L_train of this batch at the current θ (MAXL trains its generator here). `meta` is
         the batch (x', y') of the meta objective, None for this same batch."""
 
     def meta_step(  # noqa: B027 (an optional hook)
-        self, net: nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float, meta: Batch = None
+        self, net: nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float, meta: MetaBatch = None
     ) -> None:
         """One step of a separate pass (separate_pass): the method's own networks trained on
         the batch (x, y) at the network's current θ, meta objective on `meta` (None: x, y)."""

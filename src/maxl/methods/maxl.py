@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 from maxl.labeler import MetaLabeler
-from maxl.methods.base import AuxiliaryLabels, Batch
+from maxl.methods.base import AuxiliaryLabels
+from maxl.types import MetaBatch
 
 
 class LearnedLabels(AuxiliaryLabels):
@@ -56,13 +57,13 @@ class LearnedLabels(AuxiliaryLabels):
         return self.labeler.labels(x, y)
 
     def before_update(
-        self, net: nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float, meta: Batch = None
+        self, net: nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float, meta: MetaBatch = None
     ) -> None:
         if not self.separate_pass:
             self.labeler.step(net, x, y, lr, meta)
 
     def meta_step(
-        self, net: nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float, meta: Batch = None
+        self, net: nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float, meta: MetaBatch = None
     ) -> None:
         self.labeler.meta_step(net, x, y, lr, meta)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,12 @@ import numpy as np
 from maxl.assembly import METHOD_NAMES
 from maxl.data.dataset import ImageDataset
 from maxl.errors import MaxlError
+from maxl.report.run_dataset import (
+    displayable,
+    grid_dataset,
+    primary_class_names,
+    report_dataset,
+)
 from maxl.report.runs import ANALYSIS_KEYS, last_value, number
 from maxl.run_folder import (
     AUX_LABELS,
@@ -27,8 +33,8 @@ from maxl.run_folder import (
     run_folders,
     write_atomic,
 )
+from maxl.types import Log
 
-Log = Callable[[str], None]
 METRIC_MEANING = {
     "grad_cosine": "cosine of the primary and auxiliary loss gradients on the shared trunk",
     "aux_entropy": "mean entropy of one image's generated label distribution (nats)",
@@ -139,13 +145,7 @@ def show_run(folder: Path, log: Log = print, classes: Sequence[int] | None = Non
 
     lines += ["## Auxiliary labels", ""]
     label_keys = ("aux_usage", "aux_entropy", "aux_marginal_entropy", "nmi_human")
-    has_labels = aux_labels_path(folder).is_file()
-    dataset: ImageDataset | MaxlError | None = None
-    if run.finished and (has_labels or any(r.get("aux_usage") for r in records)):
-        try:
-            dataset = load_run_dataset(run)
-        except MaxlError as error:
-            dataset = error
+    dataset = report_dataset(run)
     names = primary_class_names(run, dataset) if isinstance(dataset, ImageDataset) else None
     if any(r.get(key) is not None for r in records for key in label_keys):
         fig.aux_usage_figure(records, out / "aux_usage.png", psi=psi, class_names=names)
@@ -257,17 +257,7 @@ def grid_section(
         return [*lines, f"*No {AUX_LABELS} ({why}): image grids skipped.*", ""]
     try:
         labels = read_aux_labels(folder)
-        if dataset is None:
-            raise MaxlError(f"{RESULTS} is missing, so the dataset is unknown")
-        if isinstance(dataset, MaxlError):
-            raise dataset
-        if dataset.is_features:
-            raise MaxlError(f"{dataset.name} holds feature vectors, not images")
-        if len(labels.rows) and int(labels.rows.max()) >= len(dataset.x_train):
-            raise MaxlError(
-                f"{AUX_LABELS} points at training image {int(labels.rows.max())} but "
-                f"{dataset.name} has {len(dataset.x_train)}; it was written for other data"
-            )
+        dataset = grid_dataset(dataset, labels)
     except MaxlError as error:
         log(f"image grids skipped: {error}")
         return [*lines, f"*Image grids skipped: {error}*", ""]
@@ -312,48 +302,13 @@ def grid_section(
     return lines
 
 
-def primary_class_names(run: SavedRun, dataset: ImageDataset) -> list[str] | None:
-    """The names of the run's primary classes, where the dataset has them."""
-    level = (run.results or {}).get("primary_level") or dataset.default_level
-    return dataset.class_names.get(str(level)) or None
-
-
-def displayable(images: np.ndarray) -> np.ndarray:
-    """uint8 images as they are; float images (kept as given) stretched to 0..255 per channel."""
-    if images.dtype == np.uint8:
-        return images
-    low = images.min(axis=(0, 2, 3), keepdims=True)
-    high = images.max(axis=(0, 2, 3), keepdims=True)
-    return np.rint(255 * (images - low) / np.maximum(high - low, 1e-12)).astype(np.uint8)
-
-
-def load_run_dataset(run: SavedRun) -> ImageDataset:
-    """The run's dataset, as its config names it; any failure is a MaxlError (grids skipped)."""
-    from maxl.assembly.datasets import load_dataset
-
-    config = (run.results or {}).get("config") or {}
-    name = config.get("dataset") or (run.results or {}).get("dataset")
-    if not name:
-        raise MaxlError(f"{RESULTS} names no dataset")
-    if name == "tensors":
-        raise MaxlError(
-            "a maxl.fit run keeps no copy of its data; save it as an .npz and train with "
-            "--dataset npz:PATH to get image grids"
-        )
-    try:
-        return load_dataset(name, config.get("data_dir"), image_size=config.get("image_size"))
-    except OSError as error:
-        raise MaxlError(f"cannot load dataset {name} ({error})") from None
-
-
 def method_order(method: str) -> tuple[int, str]:
     return (METHOD_NAMES.index(method) if method in METHOD_NAMES else len(METHOD_NAMES), method)
 
 
 def show_compare(folder: Path, log: Log = print) -> Path:
     """Overlays of every method's runs (mean line, min..max band) and a report.md table."""
-    from maxl.plots import METHOD_COLOURS
-    from maxl.report.figures import overlay_figures
+    from maxl.report.figures import METHOD_COLOURS, overlay_figures
 
     runs = [read_run(sub) for sub in run_folders(folder)]
     empty = [r.folder.name for r in runs if not r.metrics]

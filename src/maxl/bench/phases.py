@@ -12,7 +12,8 @@ import torch
 
 from maxl.analysis.phase_times import PhaseTimes, median_phases
 from maxl.assembly import assemble_run, check_config, resolve_device
-from maxl.bench import VARIANTS, BenchConfig, describe, iteration, random_dataset, train_config
+from maxl.bench.timing import iteration
+from maxl.bench.variants import VARIANTS, BenchConfig, describe, random_dataset, train_config
 from maxl.errors import MaxlError
 from maxl.phases import listening
 
