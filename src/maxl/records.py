@@ -26,7 +26,7 @@ def prepare_out_dir(path: Path) -> Path:
     return path
 
 
-def write_atomic(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+def write_atomic(path: Path, write: Callable[[IO[bytes]], object]) -> None:
     """Let `write` fill a temporary file in the same folder, sync it, then rename it into place:
     a reader (or a run killed at any moment) sees the old file or the new one, never a part."""
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

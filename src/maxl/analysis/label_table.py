@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import torch
@@ -24,13 +25,22 @@ def write_label_table(run: FitState, out: Path) -> Path | None:
     if labels is None:
         return None
     confidence, aux = labels.max(1)
-    arrays = {
-        "rows": run.task.train_indices.numpy().astype(np.int64),
-        "primary": run.y_train.cpu().numpy().astype(np.int64),
-        "aux": aux.cpu().numpy().astype(np.int64),
-        "confidence": confidence.cpu().numpy().astype(np.float32),
-        "psi": np.asarray(run.hierarchy.psi, dtype=np.int64),
-    }
+    train_rows = run.task.train_indices.numpy().astype(np.int64)
+    primary = run.y_train.cpu().numpy().astype(np.int64)
+    aux_labels = aux.cpu().numpy().astype(np.int64)
+    aux_confidence = confidence.cpu().numpy().astype(np.float32)
+    psi = np.asarray(run.hierarchy.psi, dtype=np.int64)
+
+    def write(handle: IO[bytes]) -> None:
+        np.savez(
+            handle,
+            rows=train_rows,
+            primary=primary,
+            aux=aux_labels,
+            confidence=aux_confidence,
+            psi=psi,
+        )
+
     path = out / LABEL_TABLE_NAME
-    write_atomic(path, lambda handle: np.savez(handle, **arrays))
+    write_atomic(path, write)
     return path

@@ -6,6 +6,7 @@ import json
 import math
 import re
 import zipfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -148,7 +149,7 @@ def number(value: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def series(records: list[dict[str, Any]], key: str) -> tuple[list[int], list[float]]:
+def series(records: Sequence[Mapping[str, Any]], key: str) -> tuple[list[int], list[float]]:
     """(epochs, values) of the records where `key` holds a finite number."""
     pairs = [(r["epoch"], number(r.get(key))) for r in records]
     kept = [(e, v) for e, v in pairs if v is not None]
