@@ -56,17 +56,13 @@ class GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):
     @torch.no_grad()
     def _track(self, mean: torch.Tensor, unbiased_var: torch.Tensor) -> None:
         """Update the running statistics as nn.BatchNorm does (momentum or cumulative mean)."""
-        batches, running_mean, running_var = (
-            self.num_batches_tracked,
-            self.running_mean,
-            self.running_var,
-        )
-        # track_running_stats: the three buffers exist
-        assert batches is not None and running_mean is not None and running_var is not None
-        batches.add_(1)
-        factor = 1.0 / float(batches) if self.momentum is None else self.momentum
-        running_mean.mul_(1 - factor).add_(factor * mean)
-        running_var.mul_(1 - factor).add_(factor * unbiased_var)
+        # forward tracks only with track_running_stats, which made these buffers
+        assert self.num_batches_tracked is not None
+        assert self.running_mean is not None and self.running_var is not None
+        self.num_batches_tracked.add_(1)
+        factor = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
+        self.running_mean.mul_(1 - factor).add_(factor * mean)
+        self.running_var.mul_(1 - factor).add_(factor * unbiased_var)
 
 
 def to_global_batch_norm(module: nn.Module) -> nn.Module:
