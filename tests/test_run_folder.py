@@ -79,11 +79,11 @@ def test_aux_labels_round_trip_and_mismatched_lengths_are_refused(tmp_path):
         "confidence": np.array([0.5, 0.25, 1.0], dtype=np.float32),
         "psi": np.array([2, 2]),
     }
-    write_aux_labels(tmp_path, arrays)
+    write_aux_labels(tmp_path, **arrays)
     labels = read_aux_labels(tmp_path)
     assert labels.rows.tolist() == [4, 0, 2] and labels.aux.tolist() == [3, 0, 2]
     assert labels.confidence.tolist() == [0.5, 0.25, 1.0] and labels.psi == [2, 2]
-    write_aux_labels(tmp_path, {**arrays, "aux": np.array([1, 2])})
+    write_aux_labels(tmp_path, **{**arrays, "aux": np.array([1, 2])})
     with pytest.raises(MaxlError, match="differ in length"):
         read_aux_labels(tmp_path)
 

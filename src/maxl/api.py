@@ -121,10 +121,8 @@ def dataset_bytes(data: torch.utils.data.Dataset) -> int | None:
     try:
         first = data[0][0]
         return (
-            len(data)
-            * np.asarray(  # type: ignore[arg-type]
-                first.detach().cpu() if isinstance(first, torch.Tensor) else first
-            ).nbytes
+            len(data)  # type: ignore[arg-type]  # a Dataset without len lands in the except
+            * np.asarray(first.detach().cpu() if isinstance(first, torch.Tensor) else first).nbytes
         )
     except Exception:  # a Dataset that cannot say is loaded as before, with its own errors
         return None
@@ -252,7 +250,7 @@ def backbone_factory(
         if given is not None:
             module = given if calls["n"] == 1 else copy.deepcopy(given)
         else:
-            module = backbone()  # type: ignore[operator]
+            module = backbone()
             if not isinstance(module, nn.Module):
                 raise MaxlError(
                     f"maxl.fit: the backbone callable returned a {type(module).__name__}, "

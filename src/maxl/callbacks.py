@@ -83,6 +83,7 @@ class Analysis(Callback):
             self.first, self.last = None, most_likely_classes(state, rows)
         elif self.last is not None:
             now = most_likely_classes(state, rows)
+            assert now is not None, "a method that had labels last epoch has them now"
             record["label_change"] = label_change(self.last, now)
             if self.first is not None:
                 record["label_change_from_start"] = label_change(self.first, now)

@@ -56,6 +56,9 @@ class GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):
     @torch.no_grad()
     def _track(self, mean: torch.Tensor, unbiased_var: torch.Tensor) -> None:
         """Update the running statistics as nn.BatchNorm does (momentum or cumulative mean)."""
+        # forward tracks only with track_running_stats, which made these buffers
+        assert self.num_batches_tracked is not None
+        assert self.running_mean is not None and self.running_var is not None
         self.num_batches_tracked.add_(1)
         factor = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
         self.running_mean.mul_(1 - factor).add_(factor * mean)

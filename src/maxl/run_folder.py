@@ -42,7 +42,7 @@ def prepare_out_dir(path: Path) -> Path:
     return path
 
 
-def write_atomic(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+def write_atomic(path: Path, write: Callable[[IO[bytes]], object]) -> None:
     """Let `write` fill a temporary file in the same folder, sync it, then rename it into place:
     a reader (or a run killed at any moment) sees the old file or the new one, never a part."""
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -173,10 +173,23 @@ class AuxLabels:
     psi: list[int]
 
 
-def write_aux_labels(folder: Path, arrays: dict[str, np.ndarray]) -> Path:
-    """aux_labels.npz from its five arrays (AUX_LABEL_ARRAYS)."""
+def write_aux_labels(
+    folder: Path,
+    *,
+    rows: np.ndarray,
+    primary: np.ndarray,
+    aux: np.ndarray,
+    confidence: np.ndarray,
+    psi: np.ndarray,
+) -> Path:
+    """aux_labels.npz from its five arrays (the fields of AuxLabels)."""
     path = aux_labels_path(folder)
-    write_atomic(path, lambda handle: np.savez(handle, **arrays))
+    write_atomic(
+        path,
+        lambda handle: np.savez(
+            handle, rows=rows, primary=primary, aux=aux, confidence=confidence, psi=psi
+        ),
+    )
     return path
 
 

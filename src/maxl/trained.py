@@ -98,7 +98,8 @@ class TrainedModel:
             and np.array_equal(images, np.rint(images))
         ):
             return as_bytes(images, scale)
-        expected = {255.0: "floats in 0..1", 1.0: "whole numbers in 0..255"}.get(scale, "uint8")
+        rules = {255.0: "floats in 0..1", 1.0: "whole numbers in 0..255"}
+        expected = rules.get(scale, "uint8") if scale is not None else "uint8"
         raise MaxlError(
             f"predict: these float images do not convert as the training images did; the "
             f"model was trained on {expected} (uint8 images are taken as they are)"

@@ -3,6 +3,7 @@ loss after one inner step) and the entropy regulariser's λ∇H."""
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from torch import nn
 
 from maxl.analysis.metrics import gradient_cosine
 from maxl.hypergrad import generator_hypergradient
+from maxl.hypergrad.settings import MetaSettings
 
 
 @dataclass(frozen=True)
@@ -39,13 +41,12 @@ def gradient_balance(
     focal_gamma: float,
 ) -> GradientBalance:
     """Both parts on each batch (λ∇H as the full hypergradient less the one with λ = 0)."""
-    settings = {"inner_lr": inner_lr, "aux_weight": aux_weight, "focal_gamma": focal_gamma}
+    meta_only = MetaSettings(entropy_weight=0.0, aux_weight=aux_weight, focal_gamma=focal_gamma)
+    with_entropy = dataclasses.replace(meta_only, entropy_weight=entropy_weight)
     metas, entropies, cosines = [], [], []
     for x, y in batches:
-        meta = generator_hypergradient(net, generator, x, y, entropy_weight=0.0, **settings)
-        full = generator_hypergradient(
-            net, generator, x, y, entropy_weight=entropy_weight, **settings
-        )
+        meta = generator_hypergradient(net, generator, x, y, inner_lr, settings=meta_only)
+        full = generator_hypergradient(net, generator, x, y, inner_lr, settings=with_entropy)
         entropy = [f - m for f, m in zip(full, meta, strict=True)]
         metas.append(flat_norm(meta))
         entropies.append(flat_norm(entropy))

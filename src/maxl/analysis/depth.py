@@ -3,6 +3,7 @@ generator's meta-gradient through the top K blocks against the one through all b
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ import torch
 from torch import nn
 
 from maxl.hypergrad import generator_hypergradient
+from maxl.hypergrad.settings import MetaSettings
 from maxl.models.blocks import block_count
 
 
@@ -41,17 +43,13 @@ def depth_agreement(
     count = block_count(net.backbone)  # type: ignore[arg-type]
     if count is None:
         raise ValueError("the network's backbone declares no blocks")
-    settings = {
-        "inner_lr": inner_lr,
-        "entropy_weight": 0.0,
-        "aux_weight": aux_weight,
-        "focal_gamma": focal_gamma,
-    }
+    settings = MetaSettings(entropy_weight=0.0, aux_weight=aux_weight, focal_gamma=focal_gamma)
     found: dict[int, list[tuple[float, float]]] = {k: [] for k in range(1, count)}
     for x, y in batches:
-        full = flat(generator_hypergradient(net, generator, x, y, **settings))
+        full = flat(generator_hypergradient(net, generator, x, y, inner_lr, settings=settings))
         for depth, values in found.items():
-            part = flat(generator_hypergradient(net, generator, x, y, meta_depth=depth, **settings))
+            deeper = dataclasses.replace(settings, meta_depth=depth)
+            part = flat(generator_hypergradient(net, generator, x, y, inner_lr, settings=deeper))
             cosine = float(torch.nn.functional.cosine_similarity(part, full, dim=0))
             values.append((cosine, float(part.norm() / full.norm())))
     return {

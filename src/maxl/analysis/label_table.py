@@ -22,11 +22,11 @@ def write_label_table(run: FitState, out: Path) -> Path | None:
     if labels is None:
         return None
     confidence, aux = labels.max(1)
-    arrays = {
-        "rows": run.task.train_indices.numpy().astype(np.int64),
-        "primary": run.y_train.cpu().numpy().astype(np.int64),
-        "aux": aux.cpu().numpy().astype(np.int64),
-        "confidence": confidence.cpu().numpy().astype(np.float32),
-        "psi": np.asarray(run.hierarchy.psi, dtype=np.int64),
-    }
-    return write_aux_labels(out, arrays)
+    return write_aux_labels(
+        out,
+        rows=run.task.train_indices.numpy().astype(np.int64),
+        primary=run.y_train.cpu().numpy().astype(np.int64),
+        aux=aux.cpu().numpy().astype(np.int64),
+        confidence=confidence.cpu().numpy().astype(np.float32),
+        psi=np.asarray(run.hierarchy.psi, dtype=np.int64),
+    )

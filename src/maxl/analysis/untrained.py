@@ -13,7 +13,6 @@ from maxl.analysis.probe import label_distributions
 from maxl.data.batches import to_float
 from maxl.errors import MaxlError
 from maxl.fit_state import FitState
-from maxl.hypergrad.common import is_batch_norm
 from maxl.run_folder import read_aux_labels
 
 
@@ -21,7 +20,7 @@ from maxl.run_folder import read_aux_labels
 def calibrate_batch_norm(generator: nn.Module, run: FitState) -> None:
     """Set the generator's BatchNorm running statistics to the cumulative average over one pass
     of the training images, so its eval-mode labels are those its weights give."""
-    norms = [m for m in generator.modules() if is_batch_norm(m)]
+    norms = [m for m in generator.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     for norm in norms:
         norm.reset_running_stats()
         norm.momentum = None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from torch import nn
-
 from maxl.errors import MaxlError
 from maxl.models.mlp import MLP
 from maxl.models.resnet import ResNet18
@@ -12,8 +10,10 @@ from maxl.models.vgg import VGG16BN
 
 BACKBONE_NAMES: tuple[str, ...] = ("small-cnn", "vgg16", "resnet18", "mlp")
 
+Backbone = SmallCNN | VGG16BN | ResNet18 | MLP  # each knows its feature_dim
 
-def build_backbone(name: str, in_channels: int) -> nn.Module:
+
+def build_backbone(name: str, in_channels: int) -> Backbone:
     """Return a fresh, randomly initialised backbone called ``name`` for ``in_channels`` inputs
     (for ``mlp``: the number of input features, C·H·W for images)."""
     if isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1:

@@ -228,10 +228,11 @@ def assemble_run(
     if method.meta_learned:
         split_at_depth(net, config.meta_depth)  # a depth beyond the blocks fails before training
     if device.type == "cuda":
-        net = net.to(memory_format=torch.channels_last)
+        # torch's stubs omit memory_format, which Module.to takes
+        net = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         generator = getattr(method, "generator", None)
         if isinstance(generator, torch.nn.Module):
-            generator.to(memory_format=torch.channels_last)
+            generator.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     optimizer = network_optimizer(config, net.parameters())
     scheduler = learning_rate_schedule(config, optimizer)
     x_train = task.x_train.to(device)

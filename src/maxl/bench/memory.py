@@ -59,7 +59,7 @@ def probe(bench: BenchConfig, variant: str, iterations: int = 2) -> float:
     config = train_config(bench, variant)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-        before = torch.cuda.memory_allocated(device)
+        before: float = torch.cuda.memory_allocated(device)
     elif reset_peak_rss():
         before = rss_mb("VmRSS")
     else:

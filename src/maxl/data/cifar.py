@@ -197,11 +197,11 @@ def _read_files(
     wanted = {f"{variant.folder}/{name}": name for name in variant.files}
     found = {}
     for member, data in archive_members(archive, spec.fix):
-        name = wanted.get(member)
-        if name is not None:
+        wanted_name = wanted.get(member)
+        if wanted_name is not None:
             source = f"{archive.path} (member {member})"
-            check_bytes(data, checksums.get(name), source, spec.fix)
-            found[name] = Blob(source, data, spec.fix)
+            check_bytes(data, checksums.get(wanted_name), source, spec.fix)
+            found[wanted_name] = Blob(source, data, spec.fix)
     missing = [member for member, name in wanted.items() if name not in found]
     if missing:
         raise MaxlError(f"{archive.path} has no member {missing[0]}; {spec.fix}")
@@ -239,7 +239,8 @@ def _split(
     blobs: list[Blob], keys: Mapping[str, int]
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """One split's images (uint8 NCHW) and labels per key, from its batch files in order."""
-    images, labels = [], {key: [] for key in keys}
+    images: list[np.ndarray] = []
+    labels: dict[str, list[np.ndarray]] = {key: [] for key in keys}
     for blob in blobs:
         entry = _unpickle(blob)
         x = entry.get("data")

@@ -97,8 +97,8 @@ def _check_images(name: str, x_train: Inputs, x_test: Inputs, other: str = "test
                 f"[N, C, H, W] image tensor or float32 [N, D] feature vectors, got {x.dtype} "
                 f"{tuple(x.shape)}; convert them before building the dataset"
             )
-        streamed = not isinstance(x, torch.Tensor)  # a stream's values were checked as read
-        if not streamed and x.dtype == torch.float32 and not torch.isfinite(x).all():
+        # a stream's values were checked as read
+        if isinstance(x, torch.Tensor) and x.dtype == torch.float32 and not torch.isfinite(x).all():
             raise MaxlError(f"dataset {name}: {split} inputs hold NaN or infinity; clean them")
     if x_train.dtype != x_test.dtype:
         raise MaxlError(

@@ -19,6 +19,7 @@ import hashlib
 import io
 import json
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -316,7 +317,7 @@ def _to_mode(image: np.ndarray, colour: bool) -> np.ndarray:
 def _dataset(name: str, tree: _Tree, arrays: dict[str, torch.Tensor]) -> ImageDataset:
     """Labels from the folder structure: primary classes, and fine classes when two levels."""
     num_primary = len(tree.classes)
-    groups = tree.fines or [(c,) for c in tree.classes]
+    groups: Sequence[tuple[str, ...]] = tree.fines or [(c,) for c in tree.classes]
     parent = torch.tensor([tree.classes.index(g[0]) for g in groups], dtype=torch.int64)
     labels: dict[str, dict[str, torch.Tensor]] = {s: {} for s in SPLITS}
     for split in SPLITS:

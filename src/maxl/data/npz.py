@@ -119,7 +119,7 @@ def _images(
     """The image arrays (x_train, x_test, and x_val when given) as uint8 NCHW tensors; floats
     in [0, 1] (judged jointly) are scaled. 2-D arrays (N, D) are feature vectors, kept as
     float32. Also the factor that made float images uint8 (see image_arrays)."""
-    keys = [k for k in ("x_train", "x_test", "x_val") if k in arrays]
+    keys: list[str] = [k for k in ("x_train", "x_test", "x_val") if k in arrays]
     ranks = {key: arrays[key].ndim for key in keys}
     if 0 < list(ranks.values()).count(2) < len(keys):
         flat = next(k for k in keys if ranks[k] == 2)
@@ -142,11 +142,11 @@ def _images(
             raise MaxlError(f"{file}: {key} contains NaN or infinity; clean the images")
     converted, scale = image_arrays(xs, keys, file)
     out = [torch.from_numpy(np.ascontiguousarray(x)) for x in converted]
-    for key, x in zip(keys[1:], out[1:], strict=True):
-        if out[0].shape[1:] != x.shape[1:]:
+    for key, images in zip(keys[1:], out[1:], strict=True):
+        if out[0].shape[1:] != images.shape[1:]:
             raise MaxlError(
                 f"{file}: x_train images are {tuple(out[0].shape[1:])} but {key} images are "
-                f"{tuple(x.shape[1:])} (C, H, W); give both the same shape"
+                f"{tuple(images.shape[1:])} (C, H, W); give both the same shape"
             )
     return out, scale
 
@@ -196,10 +196,11 @@ def _features(
         if not np.isfinite(x).all():
             raise MaxlError(f"{file}: {key} contains NaN or infinity; clean the features")
         out.append(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)))
-    for key, x in zip(keys[1:], out[1:], strict=True):
-        if out[0].shape[1] != x.shape[1]:
+    for key, features in zip(keys[1:], out[1:], strict=True):
+        if out[0].shape[1] != features.shape[1]:
             raise MaxlError(
-                f"{file}: x_train has {out[0].shape[1]} features but {key} has {x.shape[1]}; "
+                f"{file}: x_train has {out[0].shape[1]} features but {key} has "
+                f"{features.shape[1]}; "
                 "give both the same number"
             )
     return out

@@ -145,7 +145,7 @@ def image_layout(array: np.ndarray) -> bool:
 def scan_split(source: Dataset, split: str, seed: int, workers: int) -> Scan:
     """One pass over a split; one line naming the first bad item if there is one."""
     loader = DataLoader(
-        ScanItems(source, seed),  # type: ignore[arg-type]
+        ScanItems(source, seed),
         batch_size=256,
         num_workers=workers,
         collate_fn=scan_batch,

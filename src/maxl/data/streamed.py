@@ -161,7 +161,7 @@ class StreamedInputs:
             return
         sampler = [[(row, salt) for row in rows.tolist()] for rows in batches]
         loader = DataLoader(
-            self.items,  # type: ignore[arg-type]
+            self.items,
             batch_sampler=sampler,
             num_workers=self.workers,
             collate_fn=torch.stack,
@@ -210,8 +210,9 @@ def streamed_channel_stats(inputs: StreamedInputs) -> tuple[torch.Tensor, torch.
     if inputs.dim() == 4:
         channels, height, width = inputs.item_shape
         return image_channel_stats(chunks, inputs.dtype, channels, len(inputs) * height * width)
-    mean = sum(x.double().sum(0) for x in chunks()) / len(inputs)
-    squares = sum(((x.double() - mean) ** 2).sum(0) for x in chunks())
+    zero = torch.zeros((), dtype=torch.float64)  # a tensor start: the sums are tensors
+    mean = sum((x.double().sum(0) for x in chunks()), zero) / len(inputs)
+    squares = sum((((x.double() - mean) ** 2).sum(0) for x in chunks()), zero)
     return mean.float(), (squares / len(inputs)).sqrt().clamp_min(1e-6).float()
 
 

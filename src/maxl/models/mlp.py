@@ -39,5 +39,5 @@ class MLP(nn.Module):
     def blocks(self) -> list[nn.Module]:
         """One Linear-BatchNorm-ReLU block per layer (the first also flattens its input)."""
         layers = self.layers
-        first = nn.Sequential(nn.Flatten(), *layers[0:3])
+        first = nn.Sequential(nn.Flatten(), *list(layers)[0:3])
         return [first, *(layers[i : i + 3] for i in range(3, len(layers), 3))]

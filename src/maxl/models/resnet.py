@@ -72,5 +72,5 @@ class ResNet18(nn.Module):
 
     def blocks(self) -> list[nn.Module]:
         """The stem, then the eight residual blocks (the last with the average pooling)."""
-        residual = [block for stage in self.layers for block in stage]
+        residual = [block for stage in self.layers for block in stage.children()]
         return [self.stem, *residual[:-1], nn.Sequential(residual[-1], GlobalAvgPool())]

@@ -50,4 +50,4 @@ class SmallCNN(nn.Module):
         """The three conv blocks: the first two end in their max-pool, the last in the average
         pooling."""
         f = self.features
-        return [f[0:4], f[4:8], nn.Sequential(*f[8:], GlobalAvgPool())]
+        return [f[0:4], f[4:8], nn.Sequential(*list(f)[8:], GlobalAvgPool())]

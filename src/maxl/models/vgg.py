@@ -41,6 +41,7 @@ class VGG16BN(nn.Module):
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                assert m.bias is not None  # the convs above keep their bias
                 nn.init.zeros_(m.bias)
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.ones_(m.weight)
@@ -55,10 +56,10 @@ class VGG16BN(nn.Module):
         """The five conv stages, each ending in its max-pool (the last also in the average
         pooling): block1 to block5 as VGG's authors name them."""
         stages: list[nn.Module] = []
-        start = 0
+        start = last = 0
         for i, layer in enumerate(self.features):
             if isinstance(layer, nn.MaxPool2d):
                 stages.append(self.features[start : i + 1])
-                start = i + 1
-        stages[-1] = nn.Sequential(*stages[-1], *self.features[start:], GlobalAvgPool())
+                last, start = start, i + 1
+        stages[-1] = nn.Sequential(*list(self.features)[last:], GlobalAvgPool())
         return stages

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 ANALYSIS_KEYS = (
@@ -22,7 +23,7 @@ def number(value: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def series(records: list[dict[str, Any]], key: str) -> tuple[list[int], list[float]]:
+def series(records: Sequence[Mapping[str, Any]], key: str) -> tuple[list[int], list[float]]:
     """(epochs, values) of the records where `key` holds a finite number."""
     pairs = [(r["epoch"], number(r.get(key))) for r in records]
     kept = [(e, v) for e, v in pairs if v is not None]

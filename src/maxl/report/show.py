@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from maxl.assembly import METHOD_NAMES
 from maxl.data.dataset import ImageDataset
@@ -262,6 +263,7 @@ def grid_section(
         log(f"image grids skipped: {error}")
         return [*lines, f"*Image grids skipped: {error}*", ""]
     names = primary_class_names(run, dataset) or []
+    assert isinstance(dataset.x_train, torch.Tensor), "load_dataset keeps images in memory"
     images = displayable(dataset.x_train.numpy())
     lines += [
         "One grid per primary class (by default those with the most auxiliary classes; choose "
