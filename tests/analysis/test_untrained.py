@@ -41,7 +41,7 @@ def test_final_classes_come_from_the_table_of_the_same_rows(tmp_path):
         "rows": np.array([3, 5, 7]), "primary": np.array([0, 0, 1]), "aux": np.array([1, 0, 2]),
         "confidence": np.array([0.5, 0.6, 0.7], dtype=np.float32), "psi": np.array([2, 1]),
     }  # fmt: skip
-    write_aux_labels(tmp_path, arrays)
+    write_aux_labels(tmp_path, **arrays)
     assert final_classes(tmp_path, torch.tensor([3, 5, 7])).tolist() == [1, 0, 2]
     with pytest.raises(MaxlError, match="other training rows"):
         final_classes(tmp_path, torch.tensor([3, 5, 8]))
