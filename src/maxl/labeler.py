@@ -73,16 +73,7 @@ class MetaLabeler:
             )
         if meta_every < 1:
             raise MaxlError(f"MetaLabeler: meta_every must be >= 1, got {meta_every}")
-        self.settings = settings_with(
-            settings,
-            hypergrad=hypergrad,
-            entropy_weight=entropy_weight,
-            confidence_weight=confidence_weight,
-            aux_weight=aux_weight,
-            focal_gamma=focal_gamma,
-            neumann_terms=neumann_terms,
-            meta_depth=meta_depth,
-        )
+        self.settings = settings_with(settings, locals())
         self.generator = generator
         self.optimizer = optimizer
         self.meta_every = meta_every

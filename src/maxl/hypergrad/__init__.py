@@ -67,16 +67,7 @@ def generator_hypergradient(
     copy of its buffers). `ranks`: this process's shard of a data-parallel batch (the result is
     the global batch's hypergradient).
     """
-    settings = settings_with(
-        settings,
-        hypergrad=method,
-        entropy_weight=entropy_weight,
-        confidence_weight=confidence_weight,
-        aux_weight=aux_weight,
-        focal_gamma=focal_gamma,
-        neumann_terms=neumann_terms,
-        meta_depth=meta_depth,
-    )
+    settings = settings_with(settings, locals(), method_name="method")
     with batch_statistics(net, generator):
         problem = meta_problem(
             net, generator, x, y, meta_batch, inner_lr=inner_lr, settings=settings, ranks=ranks

@@ -66,8 +66,13 @@ def non_negative(name: str, value: object) -> float:
     return number
 
 
-def settings_with(settings: MetaSettings | None, **keywords: object) -> MetaSettings:
-    """`settings` (default: MetaSettings()) with each keyword that is not None in place of its
-    field: the loose keywords of `generator_hypergradient` and `MetaLabeler`."""
-    given = {name: value for name, value in keywords.items() if value is not None}
+def settings_with(
+    settings: MetaSettings | None, loose: dict[str, object], method_name: str = "hypergrad"
+) -> MetaSettings:
+    """`settings` (default: MetaSettings()) with each of the loose keywords of
+    `generator_hypergradient` or `MetaLabeler` (their `locals()`) that is given (not None) in
+    place of its field; `method_name` is the keyword that names the field `hypergrad`."""
+    keyword = {field.name: field.name for field in dataclasses.fields(MetaSettings)}
+    keyword["hypergrad"] = method_name
+    given = {name: loose[key] for name, key in keyword.items() if loose[key] is not None}
     return dataclasses.replace(settings or MetaSettings(), **given)  # type: ignore[arg-type]
