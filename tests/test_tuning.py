@@ -242,3 +242,13 @@ def test_a_choice_at_the_end_of_an_axis_is_named_as_an_edge(best, edges):
     assert [edge.removesuffix(" tried") for edge in grid_edges(result)] == edges
     note = " ".join(tuning_section(result))
     assert ("edge of the grid" in note) == bool(edges)
+
+
+def test_a_long_validation_curve_is_shown_at_evenly_spread_epochs():
+    from maxl.tuning import curve_text
+
+    assert curve_text([0.5, 0.625]) == "epoch by epoch (%): 50.00, 62.50"
+    curve = [e / 1000 for e in range(1, 101)]  # epoch e scores e/1000
+    assert curve_text(curve, most=5) == (
+        "at 5 of its 100 epochs (epoch: %): 1: 0.10, 26: 2.60, 51: 5.10, 75: 7.50, 100: 10.00"
+    )

@@ -255,7 +255,7 @@ def rise_text(rise: float) -> str:
 def tuning_section(result: TuningResult) -> list[str]:
     """Markdown lines for summary.md: how a method was tuned, the table and the chosen curve."""
     best = result.best
-    curve = ", ".join(f"{100 * v:.2f}" for v in best.val_curve)
+    curve = curve_text(best.val_curve)
     split = (
         f"trained on {100 * (1 - result.val_fraction):.0f} % of each seed's training images "
         f"and scored on the held-out {100 * result.val_fraction:.0f} % after the last epoch "
@@ -288,9 +288,19 @@ def tuning_section(result: TuningResult) -> list[str]:
         tuning_table(result),
         "",
         *edge_note(result),
-        f"Mean validation accuracy of the chosen setting, epoch by epoch (%): {curve}.",
+        f"Mean validation accuracy of the chosen setting, {curve}.",
         "",
     ]
+
+
+def curve_text(curve: list[float], most: int = 30) -> str:
+    """A validation curve in %: every epoch up to `most` epochs, else `most` epochs evenly
+    spread (the last included), each named, so a long run's summary stays readable."""
+    if len(curve) <= most:
+        return "epoch by epoch (%): " + ", ".join(f"{100 * v:.2f}" for v in curve)
+    epochs = sorted({round(i * (len(curve) - 1) / (most - 1)) + 1 for i in range(most)})
+    shown = ", ".join(f"{e}: {100 * curve[e - 1]:.2f}" for e in epochs)
+    return f"at {len(epochs)} of its {len(curve)} epochs (epoch: %): {shown}"
 
 
 def edge_note(result: TuningResult) -> list[str]:
