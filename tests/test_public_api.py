@@ -12,6 +12,7 @@ PUBLIC_NAMES = [
     "LabelGenerator",
     "MaxlError",
     "MetaLabeler",
+    "MetaSettings",
     "MultiTaskNet",
     "TrainedModel",
     "entropy_regulariser",

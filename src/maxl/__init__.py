@@ -5,7 +5,7 @@ from maxl.callbacks import Callback
 from maxl.errors import MaxlError
 from maxl.fit_state import FitState
 from maxl.hierarchy import Hierarchy, hierarchy_from_labels, mask_softmax
-from maxl.hypergrad import generator_hypergradient
+from maxl.hypergrad import MetaSettings, generator_hypergradient
 from maxl.labeler import MetaLabeler
 from maxl.losses import entropy_regulariser, focal_loss
 from maxl.methods.base import AuxiliaryLabels
@@ -21,6 +21,7 @@ __all__ = [
     "LabelGenerator",
     "MaxlError",
     "MetaLabeler",
+    "MetaSettings",
     "MultiTaskNet",
     "TrainedModel",
     "entropy_regulariser",
