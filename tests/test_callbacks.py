@@ -107,11 +107,14 @@ LABELS = TrainConfig(dataset="digits", method="maxl", psi=(3,), gen_lr=0.5, trai
 
 def generator_classes(config: TrainConfig, generator_state: dict | None) -> torch.Tensor:
     """Recomputed here: the analysis rows' most likely classes under the untrained generator
-    of `config` (a fresh build with its seed), or under `generator_state` when given."""
+    of `config` (a fresh build with its seed, each BatchNorm given the mean of its inputs'
+    batch statistics over the training batches), or under `generator_state` when given."""
     run = build_run(config)
     generator = run.method.generator
     if generator_state is not None:
         generator.load_state_dict(generator_state)
+    else:
+        batch_norm_from_training_batches(generator, run)
     generator.eval()
     rows = analysis_rows(len(run.x_train), config.analysis_size, config.seed)
     with torch.no_grad():
@@ -120,6 +123,28 @@ def generator_classes(config: TrainConfig, generator_state: dict | None) -> torc
             for part in rows.split(config.batch_size)
         ]
     return torch.cat(labels).argmax(1)
+
+
+def batch_norm_from_training_batches(generator: torch.nn.Module, run: Any) -> None:
+    """Each BatchNorm's running mean and (unbiased) variance: the average over the training
+    batches of its input's batch statistics, collected by hooks in train mode."""
+    norms = [m for m in generator.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    seen: dict[torch.nn.Module, list[tuple[torch.Tensor, torch.Tensor]]] = {n: [] for n in norms}
+
+    def keep(module, inputs, output):
+        x = inputs[0].transpose(0, 1).flatten(1)
+        seen[module].append((x.mean(1), x.var(1)))
+
+    hooks = [n.register_forward_hook(keep) for n in norms]
+    generator.train()
+    with torch.no_grad():
+        for part in torch.arange(len(run.x_train)).split(run.config.batch_size):
+            generator(to_float(run.x_train[part], run.mean, run.std), run.y_train[part])
+    for hook in hooks:
+        hook.remove()
+    for norm, stats in seen.items():
+        norm.running_mean.copy_(torch.stack([m for m, _ in stats]).mean(0))
+        norm.running_var.copy_(torch.stack([v for _, v in stats]).mean(0))
 
 
 def share_changed(before: torch.Tensor, after: torch.Tensor) -> float:

@@ -13,6 +13,7 @@ import torch
 from maxl.analysis.label_table import write_label_table
 from maxl.analysis.metrics import label_change
 from maxl.analysis.probe import analysis_rows, measure, most_likely_classes
+from maxl.analysis.untrained import start_classes
 from maxl.fit_state import FitState
 from maxl.run_folder import AUX_LABELS
 from maxl.tensorboard_log import TensorBoardLog, require_tensorboard
@@ -48,7 +49,8 @@ class Analysis(Callback):
     """The per-epoch analysis (maxl.analysis.probe) on a fixed, seeded sample of `size`
     training images; adds its metrics and analysis_time_s to the record. For learned labels
     it also records how many of the sample's labels moved (`label_change` since the last
-    epoch, `label_change_from_start` since the untrained generator)."""
+    epoch, `label_change_from_start` since the untrained generator, its BatchNorm statistics
+    taken from the training images)."""
 
     def __init__(self, size: int) -> None:
         self.size = size
@@ -68,7 +70,7 @@ class Analysis(Callback):
     def on_fit_start(self, state: FitState) -> None:
         rows = self.sample(state)
         if rows is not None and state.method.meta_learned:
-            self.first = most_likely_classes(state, rows)
+            self.first = start_classes(state, rows)
             self.last = self.first
 
     def on_epoch_end(self, state: FitState, record: dict[str, Any]) -> None:

@@ -45,3 +45,52 @@ def test_final_classes_come_from_the_table_of_the_same_rows(tmp_path):
     assert final_classes(tmp_path, torch.tensor([3, 5, 7])).tolist() == [1, 0, 2]
     with pytest.raises(MaxlError, match="other training rows"):
         final_classes(tmp_path, torch.tensor([3, 5, 8]))
+
+
+def test_start_classes_use_training_batch_statistics_and_leave_the_run_as_it_was(tmp_path):
+    import copy
+
+    from maxl.analysis.untrained import start_classes
+    from maxl.assembly import build_run
+    from maxl.config import TrainConfig
+    from maxl.data.batches import to_float
+
+    config = TrainConfig(dataset="digits", method="maxl", psi=(3,), train_size=200,
+                         batch_size=50, seed=3, device="cpu", out=tmp_path)  # fmt: skip
+    run = build_run(config)
+    generator = run.method.generator
+    before = {k: v.clone() for k, v in generator.state_dict().items()}
+    rng = torch.get_rng_state()
+    rows = torch.arange(0, 200, 7)
+    classes = start_classes(run, rows)
+
+    # the run is untouched: every buffer and weight, the mode and the random state
+    assert all(torch.equal(before[k], v) for k, v in generator.state_dict().items())
+    assert generator.training and torch.equal(torch.get_rng_state(), rng)
+
+    # independently: each BatchNorm's statistics averaged over the training batches by a hook
+    copied = copy.deepcopy(generator).double()
+    norms = [m for m in copied.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    assert norms, "the test needs a generator with BatchNorm"
+    seen: dict[torch.nn.Module, list[tuple[torch.Tensor, torch.Tensor]]] = {n: [] for n in norms}
+
+    def keep(module, inputs, output):
+        x = inputs[0].transpose(0, 1).flatten(1)  # channels first, then every other axis
+        seen[module].append((x.mean(1), x.var(1)))  # unbiased, as BatchNorm keeps it
+
+    hooks = [n.register_forward_hook(keep) for n in norms]
+    copied.train()
+    with torch.no_grad():
+        for batch in torch.arange(200).split(50):
+            x = to_float(run.x_train[batch], run.mean, run.std).double()
+            copied(x, run.y_train[batch])
+    for hook in hooks:
+        hook.remove()
+    for norm, stats in seen.items():
+        norm.running_mean.copy_(torch.stack([m for m, _ in stats]).mean(0))
+        norm.running_var.copy_(torch.stack([v for _, v in stats]).mean(0))
+    copied.eval()
+    with torch.no_grad():
+        x = to_float(run.x_train[rows], run.mean, run.std).double()
+        expected = copied(x, run.y_train[rows]).argmax(1)
+    assert classes.tolist() == expected.tolist()

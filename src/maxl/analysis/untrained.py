@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from maxl.analysis.probe import label_distributions
+from maxl.analysis.probe import label_distributions, most_likely_classes
 from maxl.data.batches import to_float
 from maxl.errors import MaxlError
 from maxl.fit_state import FitState
@@ -17,16 +17,41 @@ from maxl.run_folder import read_aux_labels
 
 
 @torch.no_grad()
-def calibrate_batch_norm(generator: nn.Module, run: FitState) -> None:
+def calibrate_batch_norm(generator: nn.Module, run: FitState, batches: int | None = None) -> None:
     """Set the generator's BatchNorm running statistics to the cumulative average over one pass
-    of the training images, so its eval-mode labels are those its weights give."""
+    of the training images (the first `batches` batches of it, if given), so its eval-mode
+    labels are those its weights give."""
     norms = [m for m in generator.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     for norm in norms:
         norm.reset_running_stats()
         norm.momentum = None
     generator.train()
-    for rows in torch.arange(len(run.x_train)).split(run.config.batch_size):
+    for rows in torch.arange(len(run.x_train)).split(run.config.batch_size)[:batches]:
         generator(to_float(run.x_train[rows], run.mean, run.std), run.y_train[rows])
+
+
+@torch.no_grad()
+def start_classes(run: FitState, rows: torch.Tensor, batches: int = 50) -> torch.Tensor | None:
+    """The most likely auxiliary class of `rows` under the generator as it is now, with
+    BatchNorm statistics of (up to `batches` batches of) the training images: without them an
+    untrained generator's eval-mode labels use mean 0 and variance 1, and the first epoch would
+    count their settling as labels moving. The generator, its mode and the CPU random state are
+    left exactly as they were. None for a method without a generator."""
+    generator = getattr(run.method, "generator", None)
+    if not isinstance(generator, nn.Module):
+        return most_likely_classes(run, rows)
+    norms = [m for m in generator.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = {name: value.clone() for name, value in generator.state_dict().items()}
+    momenta, mode = [norm.momentum for norm in norms], generator.training
+    try:
+        with torch.random.fork_rng(devices=[]):
+            calibrate_batch_norm(generator, run, batches)
+            return most_likely_classes(run, rows)
+    finally:
+        generator.load_state_dict(saved)
+        for norm, momentum in zip(norms, momenta, strict=True):
+            norm.momentum = momentum
+        generator.train(mode)
 
 
 def untrained_labels(run: FitState) -> torch.Tensor:
