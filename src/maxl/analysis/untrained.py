@@ -35,8 +35,8 @@ def start_classes(run: FitState, rows: torch.Tensor, batches: int = 50) -> torch
     """The most likely auxiliary class of `rows` under the generator as it is now, with
     BatchNorm statistics of (up to `batches` batches of) the training images: without them an
     untrained generator's eval-mode labels use mean 0 and variance 1, and the first epoch would
-    count their settling as labels moving. The generator, its mode and the CPU random state are
-    left exactly as they were. None for a method without a generator."""
+    count their settling as labels moving. The generator, its mode and the random state (CPU, and
+    the run's GPU) are left exactly as they were. None for a method without a generator."""
     generator = getattr(run.method, "generator", None)
     if not isinstance(generator, nn.Module):
         return most_likely_classes(run, rows)
@@ -44,7 +44,7 @@ def start_classes(run: FitState, rows: torch.Tensor, batches: int = 50) -> torch
     saved = {name: value.clone() for name, value in generator.state_dict().items()}
     momenta, mode = [norm.momentum for norm in norms], generator.training
     try:
-        with torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=cuda_devices(run.y_train.device)):
             calibrate_batch_norm(generator, run, batches)
             return most_likely_classes(run, rows)
     finally:
@@ -62,6 +62,13 @@ def untrained_labels(run: FitState) -> torch.Tensor:
     if labels is None:
         raise MaxlError(f"method {run.config.method} has no label generator")
     return labels
+
+
+def cuda_devices(device: torch.device) -> list[int]:
+    """The GPU whose random state a forward on `device` may draw from (none on the CPU)."""
+    if device.type != "cuda":
+        return []
+    return [device.index if device.index is not None else torch.cuda.current_device()]
 
 
 def final_classes(folder: Path, train_rows: torch.Tensor) -> torch.Tensor:
