@@ -36,7 +36,8 @@ def start_classes(run: FitState, rows: torch.Tensor, batches: int = 50) -> torch
     BatchNorm statistics of (up to `batches` batches of) the training images: without them an
     untrained generator's eval-mode labels use mean 0 and variance 1, and the first epoch would
     count their settling as labels moving. The generator, its mode and the random state (CPU, and
-    the run's GPU) are left exactly as they were. None for a method without a generator."""
+    the run's GPU) are left exactly as they were. A method without a generator: its current
+    classes."""
     generator = getattr(run.method, "generator", None)
     if not isinstance(generator, nn.Module):
         return most_likely_classes(run, rows)
