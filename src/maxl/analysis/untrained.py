@@ -42,14 +42,15 @@ def start_classes(run: FitState, rows: torch.Tensor, batches: int = 50) -> torch
     if not isinstance(generator, nn.Module):
         return most_likely_classes(run, rows)
     norms = [m for m in generator.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    saved = {name: value.clone() for name, value in generator.state_dict().items()}
+    saved = {name: buffer.clone() for name, buffer in generator.named_buffers()}  # all it changes
     momenta, mode = [norm.momentum for norm in norms], generator.training
     try:
         with torch.random.fork_rng(devices=cuda_devices(run.y_train.device)):
             calibrate_batch_norm(generator, run, batches)
             return most_likely_classes(run, rows)
     finally:
-        generator.load_state_dict(saved)
+        for name, buffer in generator.named_buffers():
+            buffer.copy_(saved[name])
         for norm, momentum in zip(norms, momenta, strict=True):
             norm.momentum = momentum
         generator.train(mode)

@@ -12,7 +12,6 @@ from maxl.bench.variants import (
     VARIANTS,
     BenchConfig,
     describe,
-    light_generator_name,
     random_dataset,
     train_config,
 )
@@ -22,7 +21,6 @@ __all__ = [
     "BenchConfig",
     "describe",
     "format_table",
-    "light_generator_name",
     "random_dataset",
     "run_bench",
     "train_config",
