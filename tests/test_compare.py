@@ -116,3 +116,58 @@ def test_a_run_saved_before_newer_settings_existed_is_still_reused():
     assert comparable(older) == comparable(now)
     before_schedules = {k: v for k, v in now.items() if k != "schedule"}
     assert comparable(before_schedules) != comparable(now)
+
+
+def write_variant_config(path, npz, extra=""):
+    path.write_text(
+        f"dataset: npz:{npz}\nepochs: 1\nbatch_size: 20\nmethods: [single, maxl, maxl-fast]\n"
+        "seeds: [0]\nvariants:\n  maxl-fast: {method: maxl, gen_lr: 0.5}\n" + extra
+    )
+
+
+def test_a_variant_row_is_the_run_its_settings_give(tmp_path, npz_with_fine_labels, capsys):
+    config, out, direct = tmp_path / "exp.yaml", tmp_path / "cmp", tmp_path / "direct"
+    write_variant_config(config, npz_with_fine_labels)
+    assert main(["compare", "--config", str(config), "--no-progress", "--out", str(out)]) == 0
+    argv = ["train", "--dataset", f"npz:{npz_with_fine_labels}", "--method", "maxl"]
+    argv += ["--epochs", "1", "--batch-size", "20", "--gen-lr", "0.5", "--no-progress"]
+    assert main([*argv, "--seed", "0", "--out", str(direct)]) == 0
+    rows = read_summary(out)
+    assert list(rows) == ["single", "maxl", "maxl-fast"]
+    variant = json.loads((out / "maxl-fast-seed0" / "results.json").read_text())
+    alone = json.loads((direct / "results.json").read_text())
+    plain = json.loads((out / "maxl-seed0" / "results.json").read_text())
+    assert variant["method"] == "maxl" and variant["config"]["gen_lr"] == 0.5
+    assert plain["config"]["gen_lr"] == 0.001
+    assert float(rows["maxl-fast"]["accuracies"]) == pytest.approx(alone["test_accuracy"])
+    labels = {
+        name: np.load(folder / "aux_labels.npz")["confidence"]
+        for name, folder in [("variant", out / "maxl-fast-seed0"), ("alone", direct)]
+    }
+    labels["plain"] = np.load(out / "maxl-seed0" / "aux_labels.npz")["confidence"]
+    np.testing.assert_array_equal(labels["variant"], labels["alone"])
+    assert not np.array_equal(labels["variant"], labels["plain"])
+    assert "- maxl-fast: maxl with gen_lr 0.5" in (out / "summary.md").read_text()
+    assert main(["show", str(out)]) == 0
+    assert "maxl-fast" in (out / "report.md").read_text()
+
+
+def test_a_variant_is_tuned_with_its_own_settings_on_the_validation_split(
+    tmp_path, npz_with_fine_labels
+):
+    config, out = tmp_path / "exp.yaml", tmp_path / "cmp"
+    extra = "tune_single: {lr: [0.05, 0.1]}\ntune_maxl-fast: {entropy_weight: [0.0, 0.2]}\n"
+    write_variant_config(config, npz_with_fine_labels, extra)
+    assert main(["compare", "--config", str(config), "--no-progress", "--out", str(out)]) == 0
+    scores = {}
+    for weight in (0.0, 0.2):
+        tuned = out / "tune-maxl-fast" / f"entropy_weight-{weight}" / "maxl-seed0"
+        results = json.loads((tuned / "results.json").read_text())
+        assert results["config"]["gen_lr"] == 0.5 and results["config"]["val_fraction"] > 0
+        scores[weight] = results["val_accuracy"]
+    chosen = max(scores, key=lambda weight: (scores[weight], -weight))  # the first of equals
+    final = json.loads((out / "maxl-fast-seed0" / "results.json").read_text())["config"]
+    assert final["entropy_weight"] == chosen and final["gen_lr"] == 0.5
+    assert (out / "tuning-maxl-fast.csv").is_file()
+    plain = json.loads((out / "maxl-seed0" / "results.json").read_text())["config"]
+    assert plain["entropy_weight"] == 0.2 and plain["gen_lr"] == 0.001

@@ -127,3 +127,13 @@ def test_the_fair_configs_run_on_other_data_without_their_dataset_keys(tmp_path,
     single = json.loads((out / "single-seed0" / "results.json").read_text())
     assert single["config"]["lr"] == float(chosen["lr"])  # trained at the tuned value
     assert float(rows["single"]["mean_accuracy"]) == pytest.approx(single["test_accuracy"])
+
+
+def test_a_variant_and_its_tuning_keep_the_variant_s_name(tmp_path):
+    text = (
+        "variants:\n  maxl-adam: {method: maxl, gen-optimizer: adam}\n"
+        "tune_maxl-adam: {gen_lr: [0.001, 0.01]}\n"
+    )
+    settings = load_experiment(write(tmp_path, text))
+    assert settings["variants"]["maxl-adam"].settings == {"gen_optimizer": "adam"}
+    assert settings["tune_maxl-adam"].grid == {"gen_lr": [0.001, 0.01]}

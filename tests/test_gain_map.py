@@ -208,3 +208,28 @@ def test_sizes_from_the_command_line_take_their_epochs_from_the_files_map(tmp_pa
     assert epochs == {100: 3, 300: 1}
     assert main(["map", "--config", str(config), "--sizes", "150", "--out", str(out)]) == 2
     assert "are not in the file's map" in capsys.readouterr().err
+
+
+def test_a_files_variant_is_a_row_of_the_map_at_every_size(tmp_path):
+    config = tmp_path / "map.yaml"
+    config.write_text(
+        "dataset: digits\nprimary_level: '2'\nmethods: [single, maxl-fast]\nseeds: [0]\n"
+        "analysis_size: 0\nvariants: {maxl-fast: {method: maxl, gen_lr: 0.3}}\n"
+        "map: {train_size: [100, 200], epochs: [1]}\n"
+    )
+    out = tmp_path / "m"
+    assert main(["map", "--config", str(config), "--no-progress", "--out", str(out)]) == 0
+    with (out / "map.csv").open() as handle:
+        rows = [(r["train_size"], r["method"]) for r in csv.DictReader(handle)]
+    assert rows == [
+        ("100", "single"),
+        ("100", "maxl-fast"),
+        ("200", "single"),
+        ("200", "maxl-fast"),
+    ]
+    for size in (100, 200):
+        results = json.loads(
+            (out / f"size-{size}" / "maxl-fast-seed0" / "results.json").read_text()
+        )
+        assert results["method"] == "maxl" and results["config"]["gen_lr"] == 0.3
+        assert results["num_train"] == size

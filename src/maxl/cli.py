@@ -382,23 +382,26 @@ class Comparison:
     methods: list[str]
     seeds: list[int]
     tuning: Any  # tuning.Tuning of single, or None
-    method_tunings: dict[str, Any]  # method -> tuning.Tuning
+    method_tunings: dict[str, Any]  # method or variant -> tuning.Tuning
+    variants: dict[str, Any]  # name -> variants.Variant
     jobs: int
     threads: int | None
     sizes: Any  # config_file.MapPlan, or None
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Comparison:
-        from maxl.config_file import TUNING_KEYS
-
         settings = compare_settings(args)
-        tunings = {key.removeprefix("tune_"): settings.pop(key, None) for key in TUNING_KEYS}
-        single = tunings.pop("single")
+        tunings = {
+            key.removeprefix("tune_"): settings.pop(key)
+            for key in [key for key in settings if key.startswith("tune_")]
+        }
+        single = tunings.pop("single", None)
         return cls(
             methods=settings.pop("methods", list(METHOD_NAMES)),
             seeds=settings.pop("seeds", [0, 1, 2]),
             tuning=single,
             method_tunings={m: grid for m, grid in tunings.items() if grid is not None},
+            variants=settings.pop("variants", {}),
             jobs=settings.pop("jobs", 1),
             threads=settings.pop("threads", None),
             sizes=settings.pop("map", None),
@@ -410,6 +413,7 @@ class Comparison:
         return {
             "tuning": self.tuning,
             "method_tunings": self.method_tunings,
+            "variants": self.variants,
             "jobs": self.jobs,
             "threads": self.threads,
         }
@@ -422,7 +426,7 @@ def run_sweep_command(args: argparse.Namespace) -> None:
     field, values = parse_sweep(args.vary[0], args.vary[1:])
     settings = load_experiment(args.config) if args.config is not None else {}
     settings.pop("methods", None)
-    for key in ("jobs", "threads", "map"):
+    for key in ("jobs", "threads", "map", "variants"):
         settings.pop(key, None)
     for key in [key for key in settings if key.startswith("tune_")]:
         if settings.pop(key) is not None:

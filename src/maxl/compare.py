@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from maxl.assembly import METHOD_NAMES, default_out_dir, train
+from maxl.assembly import default_out_dir, train
 from maxl.assembly.datasets import load_dataset
 from maxl.checkpoint import load_checkpoint
 from maxl.config import TrainConfig
@@ -44,6 +44,7 @@ from maxl.tuning import (
     write_tuning_csv,
 )
 from maxl.types import Log
+from maxl.variants import Variant, resolve_rows
 
 SUMMARY_COLUMNS = (
     "method",
@@ -60,29 +61,24 @@ SUMMARY_COLUMNS = (
 )
 
 
-def check_methods(methods: Sequence[str]) -> list[str]:
-    unknown = [m for m in methods if m not in METHOD_NAMES]
-    if unknown or not methods:
-        raise MaxlError(
-            f"unknown method(s) {', '.join(unknown) or '(none given)'}; --methods takes a "
-            f"comma-separated list of {', '.join(METHOD_NAMES)}"
-        )
-    return list(dict.fromkeys(methods))
-
-
-def runnable_methods(base: TrainConfig, methods: Sequence[str]) -> tuple[list[str], list[str]]:
-    """Split methods into those the dataset supports and notes on the ones skipped."""
-    if "human" not in methods:
-        return list(methods), []
+def runnable_rows(
+    base: TrainConfig, rows: dict[str, Variant]
+) -> tuple[dict[str, Variant], list[str]]:
+    """Split the rows into those the dataset supports and notes on the ones skipped (human
+    labels, and variants of them, need a dataset with labels finer than the primary ones)."""
+    if all(row.method != "human" for row in rows.values()):
+        return rows, []
     dataset = load_dataset(base.dataset, base.data_dir, image_size=base.image_size)
     task = resolve_task(dataset, base.primary_level, None, base.seed, aux_level=base.aux_level)
     if task.human is not None:
-        return list(methods), []
+        return rows, []
+    skipped = [name for name, row in rows.items() if row.method == "human"]
     note = (
-        f"human skipped: {dataset.name} has no labels finer than level {task.primary_level} "
-        "(choose a coarser --primary-level, or give an .npz fine_train/fine_test)"
+        f"{', '.join(skipped)} skipped: {dataset.name} has no labels finer than level "
+        f"{task.primary_level} (choose a coarser --primary-level, or give an .npz "
+        "fine_train/fine_test)"
     )
-    return [m for m in methods if m != "human"], [note]
+    return {name: row for name, row in rows.items() if row.method != "human"}, [note]
 
 
 # Settings newer than some finished runs, with the value those runs had in effect: a run saved
@@ -148,16 +144,18 @@ def run_compare(
     method_tunings: dict[str, Tuning] | None = None,
     jobs: int = 1,
     threads: int | None = None,
+    variants: dict[str, Variant] | None = None,
 ) -> tuple[list[MethodSummary], list[str], TuningResult | None]:
     """Tune single first when `tuning` is given (every method then trains with the chosen
-    setting), then each method of `method_tunings` on the same validation split with at most
-    as many runs, train every method with every seed (seed-major), and write the summary files.
-    Each run goes through `train_fn` (default: train, or reuse a finished run), `jobs` at a
-    time with `threads` each (maxl.jobs)."""
+    setting), then each method or variant of `method_tunings` on the same validation split
+    with at most as many runs, train every method (and every variant `methods` names) with
+    every seed (seed-major), and write the summary files. Each run goes through `train_fn`
+    (default: train, or reuse a finished run), `jobs` at a time with `threads` each
+    (maxl.jobs)."""
     pool = RunPool(train_fn or run_or_reuse, jobs, threads)
     method_tunings = dict(method_tunings or {})
-    methods, notes = prepare_comparison(base, methods, seeds, out, log)
-    check_method_tunings(method_tunings, methods, tuning, len(seeds))
+    rows, notes = prepare_comparison(base, methods, seeds, out, log, variants or {})
+    check_method_tunings(method_tunings, list(rows), tuning, len(seeds))
     if tuning is not None and has_own_validation(base):
         tuning = Tuning(tuning.grid, val_fraction=0.0)  # tune on the dataset's own split
     tuned = None
@@ -166,28 +164,41 @@ def run_compare(
         base = dataclasses.replace(base, **tuned.best.settings)
         log(f"single tuned on validation: {tuned.best.label()}")
     own: dict[str, TuningResult] = {}
-    for method, grid in method_tunings.items():
+    for name, grid in method_tunings.items():
         grid = Tuning(grid.grid, tuned.val_fraction if tuned else grid.val_fraction)
-        own[method] = tune_method(method, base, grid, seeds, out / f"tune-{method}", log, pool)
-        log(f"{method} tuned on validation: {own[method].best.label()}")
+        row = rows[name]
+        own[name] = tune_method(
+            row.method,
+            dataclasses.replace(base, **row.settings),
+            grid,
+            seeds,
+            out / f"tune-{name}",
+            log,
+            pool,
+            name=name,
+        )
+        log(f"{name} tuned on validation: {own[name].best.label()}")
+    names = [name for _ in seeds for name in rows]
     configs = [
         dataclasses.replace(
             base,
-            **(own[method].best.settings if method in own else {}),
-            method=method,
+            **rows[name].settings,
+            **(own[name].best.settings if name in own else {}),
+            method=rows[name].method,
             seed=seed,
-            out=out / f"{method}-seed{seed}",
+            out=out / f"{name}-seed{seed}",
         )
         for seed in seeds
-        for method in methods
+        for name in rows
     ]
-    accuracies: dict[str, dict[int, float]] = {m: {} for m in methods}
-    for config, outcome in zip(configs, pool.run(configs, log), strict=True):
+    accuracies: dict[str, dict[int, float]] = {name: {} for name in rows}
+    for name, config, outcome in zip(names, configs, pool.run(configs, log), strict=True):
         if isinstance(outcome, NonFiniteLoss):
             raise outcome
-        accuracies[config.method][config.seed] = float(outcome["test_accuracy"])
+        accuracies[name][config.seed] = float(outcome["test_accuracy"])
     summaries = summarise(accuracies)
-    write_summary(out, base, summaries, notes, list(seeds), tuned, list(own.values()))
+    own_rows = [row for row in rows.values() if row.settings]
+    write_summary(out, base, summaries, notes, list(seeds), tuned, list(own.values()), own_rows)
     return summaries, notes, tuned
 
 
@@ -198,18 +209,18 @@ def has_own_validation(base: TrainConfig) -> bool:
 
 
 def check_method_tunings(
-    tunings: dict[str, Tuning], methods: Sequence[str], single: Tuning | None, seeds: int
+    tunings: dict[str, Tuning], rows: Sequence[str], single: Tuning | None, seeds: int
 ) -> None:
-    """A method is tuned only beside a tuned single, on no more runs than single had."""
+    """A method or variant is tuned only beside a tuned single, on no more runs than single
+    had."""
     for method, grid in tunings.items():
-        if method == "single" or method not in METHOD_NAMES:
+        if method == "single":
+            raise MaxlError("single is tuned by tune_single, not by tune_METHOD")
+        if method not in rows:
             raise MaxlError(
-                f"tune_{method}: no such method to tune; tune one of "
-                + ", ".join(m for m in METHOD_NAMES if m != "single")
-                + " (single is tuned by tune_single)"
+                f"tune_{method} is given but {method} is not among the methods; add it to "
+                f"methods, or tune one of {', '.join(m for m in rows if m != 'single')}"
             )
-        if method not in methods:
-            raise MaxlError(f"tune_{method} is given but {method} is not among the methods")
         if single is None:
             raise MaxlError(
                 f"tune_{method} needs tune_single: a method is tuned at single's chosen "
@@ -225,18 +236,23 @@ def check_method_tunings(
 
 
 def prepare_comparison(
-    base: TrainConfig, methods: Sequence[str], seeds: Sequence[int], out: Path, log: Log
-) -> tuple[list[str], list[str]]:
-    """Check the methods and seeds, create OUT, and log a note for each method skipped;
-    returns the methods to run and the notes."""
-    methods = check_methods(methods)
+    base: TrainConfig,
+    methods: Sequence[str],
+    seeds: Sequence[int],
+    out: Path,
+    log: Log,
+    variants: dict[str, Variant] | None = None,
+) -> tuple[dict[str, Variant], list[str]]:
+    """Check the methods (and the variants they name) and seeds, create OUT, and log a note
+    for each row skipped; returns the rows to run, by name, and the notes."""
+    rows = resolve_rows(list(methods), variants or {})
     if not seeds:
         raise MaxlError("--seeds is empty; give e.g. --seeds 0,1,2")
     prepare_out_dir(out)
-    methods, notes = runnable_methods(base, methods)
+    rows, notes = runnable_rows(base, rows)
     for note in notes:
         log(note)
-    return methods, notes
+    return rows, notes
 
 
 def summarise(accuracies: dict[str, dict[int, float]]) -> list[MethodSummary]:
@@ -289,9 +305,11 @@ def write_summary(
     seeds: list[int],
     tuned: TuningResult | None = None,
     method_tunings: Sequence[TuningResult] = (),
+    variants: Sequence[Variant] = (),
 ) -> None:
-    """summary.csv (fractions), summary.md (percentages, per-seed table, the tunings) and
-    comparison.png; with a tuning, also tuning.csv (single) and tuning-METHOD.csv (others)."""
+    """summary.csv (fractions), summary.md (percentages, per-seed table, the variants' own
+    settings, the tunings) and comparison.png; with a tuning, also tuning.csv (single) and
+    tuning-METHOD.csv (others)."""
     from maxl.report.figures import comparison_figure
 
     rows = [
@@ -333,6 +351,7 @@ def write_summary(
         "",
         *per_seed,
         "",
+        *variants_section(variants),
         *(tuning_section(tuned) if tuned is not None else []),
         *[line for result in method_tunings for line in tuning_section(result)],
         *protocol_section(protocol),
@@ -344,6 +363,17 @@ def write_summary(
         write_tuning_csv(out / "tuning.csv", tuned)
     for result in method_tunings:
         write_tuning_csv(out / f"tuning-{result.method}.csv", result)
+
+
+def variants_section(variants: Sequence[Variant]) -> list[str]:
+    """Markdown lines: each variant's method and the settings it changes."""
+    if not variants:
+        return []
+    lines = ["## Variants (their own settings; the rest as in the protocol)", ""]
+    for row in variants:
+        changed = ", ".join(f"{key} {value}" for key, value in row.settings.items())
+        lines.append(f"- {row.name}: {row.method} with {changed}")
+    return [*lines, ""]
 
 
 def optional(value: float | None) -> str:

@@ -1,6 +1,7 @@
 """Experiment files (configs/*.yaml): TrainConfig fields plus, for compare, `methods`, `seeds`,
-`jobs`, `threads`, `tune_single` (a mapping setting -> values, plus an optional val_fraction)
-and `tune_METHOD` (the same for another method, e.g. tune_maxl).
+`jobs`, `threads`, `tune_single` (a mapping setting -> values, plus an optional val_fraction),
+`tune_METHOD` (the same for another method or a variant, e.g. tune_maxl), `variants` (named
+methods with settings of their own, maxl.variants) and, for map, `map`.
 
 Values are checked against the fields' types here, so a typo fails with the file, the key and
 the fix instead of deep inside a run.
@@ -18,8 +19,8 @@ from maxl.assembly import METHOD_NAMES
 from maxl.config import TrainConfig, convert_field, convert_value
 from maxl.errors import MaxlError
 
-TUNING_KEYS = tuple(f"tune_{method}" for method in METHOD_NAMES)
-COMPARE_KEYS = ("methods", "seeds", "jobs", "threads", "map", *TUNING_KEYS)
+TUNING_KEYS = tuple(f"tune_{method}" for method in METHOD_NAMES)  # a variant's: tune_NAME
+COMPARE_KEYS = ("methods", "seeds", "jobs", "threads", "map", "variants", *TUNING_KEYS)
 
 
 def load_experiment(path: Path) -> dict[str, Any]:
@@ -47,7 +48,8 @@ def load_experiment(path: Path) -> dict[str, Any]:
     settings: dict[str, Any] = {}
     for key, value in data.items():
         name = str(key).replace("-", "_")
-        if name in TUNING_KEYS:
+        if name.startswith("tune_"):
+            name = "tune_" + str(key)[5:]  # a variant's name keeps its dashes
             from maxl.tuning import parse_tuning
 
             if value is not None and value != "off" and not isinstance(value, dict):
@@ -58,6 +60,10 @@ def load_experiment(path: Path) -> dict[str, Any]:
             settings[name] = parse_tuning(value, f"{path}: {name}")
         elif name == "map":
             settings[name] = parse_map(value, str(path))
+        elif name == "variants":
+            from maxl.variants import parse_variants
+
+            settings[name] = parse_variants(value, str(path))
         elif name in ("jobs", "threads"):
             settings[name] = convert_value(value, int, path, name)
         elif name in COMPARE_KEYS:

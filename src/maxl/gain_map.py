@@ -24,6 +24,7 @@ from maxl.run_folder import read_results, write_atomic
 from maxl.summaries import MethodSummary, seeds_won
 from maxl.tuning import Tuning
 from maxl.types import Log
+from maxl.variants import Variant
 
 MAP_COLUMNS = (
     "train_size",
@@ -93,6 +94,7 @@ def run_map(
     jobs: int = 1,
     threads: int | None = None,
     train_fn: TrainFn | None = None,
+    variants: dict[str, Variant] | None = None,
 ) -> list[MapRow]:
     """Compare the methods at every size (OUT/size-N), then write map.csv, map.md, map.png."""
     rows = []
@@ -111,6 +113,7 @@ def run_map(
             method_tunings=method_tunings,
             jobs=jobs,
             threads=threads,
+            variants=variants,
         )
         steps = generator_steps_run(out / f"size-{size}", seeds[0]) if "maxl" in methods else 0
         rows.append(MapRow(size, epochs, steps, summaries))

@@ -239,6 +239,13 @@ class SavedRun:
         return match["method"] if match else self.folder.name
 
     @property
+    def row(self) -> str:
+        """The comparison row the run belongs to: METHOD of a METHOD-seedS folder (a variant's
+        name, where it is one), else the method."""
+        match = RUN_NAME.match(self.folder.name)
+        return match["method"] if match else self.method
+
+    @property
     def psi(self) -> list[int] | None:
         psi = (self.results or {}).get("psi")
         return [int(p) for p in psi] if isinstance(psi, list) and psi else None

@@ -74,7 +74,8 @@ def run_sweep(
 ) -> list[SweepPoint]:
     """Train every method with every seed at every value (seed-major), then summarise; each
     run goes through `train_fn` (default: train, or reuse a finished run)."""
-    methods, notes = prepare_comparison(base, methods, seeds, out, log)
+    rows, notes = prepare_comparison(base, methods, seeds, out, log)
+    methods = list(rows)
     configs = {
         label: dataclasses.replace(base, **{field: v})
         for label, v in zip(labels, values, strict=True)

@@ -170,12 +170,15 @@ def tune_method(
     out: Path,
     log: Log,
     pool: RunPool,
+    *,
+    name: str | None = None,
 ) -> TuningResult:
     """Train `method` at every grid point and seed (seed-major) into OUT/POINT/METHOD-seedS,
     each on its seed's training images less a validation split, and score each point by its
     validation accuracy after the last epoch (a diverged run scores 0). The test set is not
-    read."""
+    read. `name` is the row being tuned where it is a variant of `method`."""
     points = tuning.points()
+    name = name or method
     configs, where = [], []
     for seed in seeds:
         for index, settings in enumerate(points):
@@ -191,14 +194,14 @@ def tune_method(
                 )
             )
             where.append((index, seed, label))
-    log(f"tuning {method}: {len(points)} setting(s) x {len(seeds)} seed(s)")
+    log(f"tuning {name}: {len(points)} setting(s) x {len(seeds)} seed(s)")
     scores: list[dict[int, float]] = [{} for _ in points]
     curves: list[dict[int, list[float]]] = [{} for _ in points]
     for (index, seed, label), config, outcome in zip(
         where, configs, pool.run(configs, log), strict=True
     ):
         if isinstance(outcome, NonFiniteLoss):  # a diverging setting loses; the search goes on
-            log(f"tuning {method}, {label}, seed {seed}: diverged ({outcome})")
+            log(f"tuning {name}, {label}, seed {seed}: diverged ({outcome})")
             scores[index][seed] = 0.0
             curves[index][seed] = []
             continue
@@ -208,10 +211,10 @@ def tune_method(
         TuningPoint(settings, scores[i], mean_curve(list(curves[i].values())))
         for i, settings in enumerate(points)
     ]
-    result = TuningResult(result_points, tuning.val_fraction, method)
+    result = TuningResult(result_points, tuning.val_fraction, name)
     edges = grid_edges(result)
     if edges:
-        log(f"tuning {method}: the choice is at the edge of the grid ({'; '.join(edges)}); a "
+        log(f"tuning {name}: the choice is at the edge of the grid ({'; '.join(edges)}); a "
             "better setting may lie beyond: widen the grid there")  # fmt: skip
     return result
 

@@ -316,8 +316,8 @@ def show_compare(folder: Path, log: Log = print) -> Path:
     empty = [r.folder.name for r in runs if not r.metrics]
     runs = [r for r in runs if r.metrics]
     by_method: dict[str, list[SavedRun]] = {}
-    for run in sorted(runs, key=lambda r: method_order(r.method)):
-        by_method.setdefault(run.method, []).append(run)
+    for run in sorted(runs, key=lambda r: method_order(r.row)):
+        by_method.setdefault(run.row, []).append(run)
     out = figures_dir(folder)
     written = overlay_figures(
         {m: [r.metrics for r in group] for m, group in by_method.items()}, out, METHOD_COLOURS
