@@ -67,12 +67,15 @@ def test_shipped_configs_load_into_a_train_config(path):
     tuning = settings.pop("tune_single", None)
     maxl_tuning = settings.pop("tune_maxl", None)
     plan = settings.pop("map", None)
+    variants = settings.pop("variants", {})
+    variant_tunings = [settings.pop(f"tune_{name}") for name in variants]
     settings.pop("jobs", None), settings.pop("threads", None)
     config = TrainConfig(**settings)
     if path.stem.startswith(("map-", "protocol")):  # every method tuned alike, single's rule too
         assert {"lr", "weight_decay"} <= set(tuning.grid) and "gen_lr" in maxl_tuning.grid
-        assert len(maxl_tuning.points()) <= len(tuning.points())
-    if path.stem.startswith("map-"):
+        for grid in [maxl_tuning, *variant_tunings]:
+            assert "gen_lr" in grid.grid and len(grid.points()) <= len(tuning.points())
+    if path.stem.startswith("map-") and not variants:  # the variants run at the map's best size
         assert len(plan.sizes) >= 5 and len(plan.epochs) == len(plan.sizes)
     if path.stem == "protocol":  # runs on any dataset: none of the task's keys
         assert not {"dataset", "primary_level", "aux_level", "psi"} & set(
@@ -81,7 +84,8 @@ def test_shipped_configs_load_into_a_train_config(path):
     if path.stem.startswith("fashion-mnist"):  # the fair protocol: single tuned first
         assert tuning is not None and "lr" in tuning.grid
         assert {"momentum", "weight_decay"} & set(tuning.grid)  # and momentum or regularisation
-    assert set(methods) <= {"single", "random", "kmeans", "human", "maxl"} and len(seeds) >= 3
+    assert set(methods) <= {"single", "random", "kmeans", "human", "maxl", *variants}
+    assert len(seeds) >= 3
     if config.dataset == "cifar100":
         assert (config.primary_level, config.aux_level) in {
             ("3", "10"), ("3", "20"), ("3", "100"), ("10", "20"), ("10", "100"), ("20", "100")
