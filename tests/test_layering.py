@@ -14,7 +14,7 @@ SOURCE = Path(__file__).resolve().parents[1] / "src"
 LAYERS: list[tuple[str, ...]] = [  # top to bottom; a module imports its own layer or lower
     ("maxl", "maxl.__main__", "maxl.cli"),
     ("maxl.compare", "maxl.gain_map", "maxl.sweep", "maxl.bench", "maxl.report"),
-    ("maxl.config_file", "maxl.variants"),
+    ("maxl.config_file", "maxl.method_variants"),
     ("maxl.tuning", "maxl.jobs"),
     ("maxl.api", "maxl.trained"),
     ("maxl.assembly",),

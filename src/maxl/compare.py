@@ -26,6 +26,7 @@ from maxl.checkpoint import load_checkpoint
 from maxl.config import TrainConfig
 from maxl.errors import MaxlError
 from maxl.jobs import RunPool, TrainFn
+from maxl.method_variants import Variant, resolve_rows
 from maxl.run_folder import (
     checkpoint_path,
     prepare_out_dir,
@@ -44,7 +45,6 @@ from maxl.tuning import (
     write_tuning_csv,
 )
 from maxl.types import Log
-from maxl.variants import Variant, resolve_rows
 
 SUMMARY_COLUMNS = (
     "method",

@@ -1,7 +1,7 @@
 """Experiment files (configs/*.yaml): TrainConfig fields plus, for compare, `methods`, `seeds`,
 `jobs`, `threads`, `tune_single` (a mapping setting -> values, plus an optional val_fraction),
 `tune_METHOD` (the same for another method or a variant, e.g. tune_maxl), `variants` (named
-methods with settings of their own, maxl.variants) and, for map, `map`.
+methods with settings of their own, maxl.method_variants) and, for map, `map`.
 
 Values are checked against the fields' types here, so a typo fails with the file, the key and
 the fix instead of deep inside a run.
@@ -61,7 +61,7 @@ def load_experiment(path: Path) -> dict[str, Any]:
         elif name == "map":
             settings[name] = parse_map(value, str(path))
         elif name == "variants":
-            from maxl.variants import parse_variants
+            from maxl.method_variants import parse_variants
 
             settings[name] = parse_variants(value, str(path))
         elif name in ("jobs", "threads"):

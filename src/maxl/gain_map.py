@@ -20,11 +20,11 @@ from maxl.compare import gain_cell, optional, run_compare
 from maxl.config import TrainConfig
 from maxl.config_file import MapPlan
 from maxl.jobs import TrainFn
+from maxl.method_variants import Variant
 from maxl.run_folder import read_results, write_atomic
 from maxl.summaries import MethodSummary, seeds_won
 from maxl.tuning import Tuning
 from maxl.types import Log
-from maxl.variants import Variant
 
 MAP_COLUMNS = (
     "train_size",

@@ -3,7 +3,7 @@
 import pytest
 
 from maxl.errors import MaxlError
-from maxl.variants import Variant, parse_variants, resolve_rows
+from maxl.method_variants import Variant, parse_variants, resolve_rows
 
 
 def test_a_variant_is_its_method_with_typed_settings():
