@@ -118,10 +118,10 @@ def test_a_run_saved_before_newer_settings_existed_is_still_reused():
     assert comparable(before_schedules) != comparable(now)
 
 
-def write_variant_config(path, npz, extra=""):
+def write_variant_config(path, npz, extra="", settings="gen_lr: 0.5"):
     path.write_text(
         f"dataset: npz:{npz}\nepochs: 1\nbatch_size: 20\nmethods: [single, maxl, maxl-fast]\n"
-        "seeds: [0]\nvariants:\n  maxl-fast: {method: maxl, gen_lr: 0.5}\n" + extra
+        f"seeds: [0]\nvariants:\n  maxl-fast: {{method: maxl, {settings}}}\n" + extra
     )
 
 
@@ -157,7 +157,7 @@ def test_a_variant_is_tuned_with_its_own_settings_on_the_validation_split(
 ):
     config, out = tmp_path / "exp.yaml", tmp_path / "cmp"
     extra = "tune_single: {lr: [0.05, 0.1]}\ntune_maxl-fast: {entropy_weight: [0.0, 0.2]}\n"
-    write_variant_config(config, npz_with_fine_labels, extra)
+    write_variant_config(config, npz_with_fine_labels, extra, "gen_lr: 0.5, entropy_weight: 0.1")
     assert main(["compare", "--config", str(config), "--no-progress", "--out", str(out)]) == 0
     scores = {}
     for weight in (0.0, 0.2):

@@ -182,8 +182,7 @@ def run_compare(
     configs = [
         dataclasses.replace(
             base,
-            **rows[name].settings,
-            **(own[name].best.settings if name in own else {}),
+            **{**rows[name].settings, **(own[name].best.settings if name in own else {})},
             method=rows[name].method,
             seed=seed,
             out=out / f"{name}-seed{seed}",
