@@ -147,7 +147,9 @@ def test_a_variant_row_is_the_run_its_settings_give(tmp_path, npz_with_fine_labe
     labels["plain"] = np.load(out / "maxl-seed0" / "aux_labels.npz")["confidence"]
     np.testing.assert_array_equal(labels["variant"], labels["alone"])
     assert not np.array_equal(labels["variant"], labels["plain"])
-    assert "- maxl-fast: maxl with gen_lr 0.5" in (out / "summary.md").read_text()
+    gain = 100 * (variant["test_accuracy"] - plain["test_accuracy"])
+    line = f"- maxl-fast: maxl with gen_lr 0.5; − maxl: {gain:+.2f} ± 0.00 ("
+    assert line in (out / "summary.md").read_text()
     assert main(["show", str(out)]) == 0
     assert "maxl-fast" in (out / "report.md").read_text()
 

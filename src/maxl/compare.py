@@ -350,7 +350,7 @@ def write_summary(
         "",
         *per_seed,
         "",
-        *variants_section(variants),
+        *variants_section(variants, summaries),
         *(tuning_section(tuned) if tuned is not None else []),
         *[line for result in method_tunings for line in tuning_section(result)],
         *protocol_section(protocol),
@@ -364,14 +364,21 @@ def write_summary(
         write_tuning_csv(out / f"tuning-{result.method}.csv", result)
 
 
-def variants_section(variants: Sequence[Variant]) -> list[str]:
-    """Markdown lines: each variant's method and the settings it changes."""
+def variants_section(
+    variants: Sequence[Variant], summaries: Sequence[MethodSummary] = ()
+) -> list[str]:
+    """Markdown lines: each variant's method, the settings it changes and, where its method
+    ran too, its gain over that method, paired by seed."""
     if not variants:
         return []
+    by_name = {s.method: s.accuracies for s in summaries}
     lines = ["## Variants (their own settings; the rest as in the protocol)", ""]
     for row in variants:
         changed = ", ".join(f"{key} {value}" for key, value in row.settings.items())
-        lines.append(f"- {row.name}: {row.method} with {changed}")
+        own, plain = by_name.get(row.name, {}), by_name.get(row.method, {})
+        gains = {seed: accuracy - plain[seed] for seed, accuracy in own.items() if seed in plain}
+        over = f"; − {row.method}: {gain_cell(gains, itself=False)} points" if gains else ""
+        lines.append(f"- {row.name}: {row.method} with {changed}{over}")
     return [*lines, ""]
 
 
