@@ -100,3 +100,15 @@ def test_run_folders_are_the_sub_folders_with_metrics(tmp_path):
     assert (run.method, run.finished, run.final_accuracy) == ("maxl", False, 0.5)
     write_results(tmp_path / "maxl-seed1", {"method": "maxl", "test_accuracy": 0.625})
     assert read_run(tmp_path / "maxl-seed1").final_accuracy == 0.625
+
+
+def test_a_run_s_row_is_its_compare_folder_name_and_its_method_is_what_trained(tmp_path):
+    from maxl.run_folder import read_run, write_metrics, write_results
+
+    for name in ("maxl-fast-seed3", "my-run"):
+        (tmp_path / name).mkdir()
+        write_metrics(tmp_path / name, [{"epoch": 1}])
+        write_results(tmp_path / name, {"method": "maxl", "test_accuracy": 0.5})
+    variant, plain = read_run(tmp_path / "maxl-fast-seed3"), read_run(tmp_path / "my-run")
+    assert (variant.row, variant.method) == ("maxl-fast", "maxl")
+    assert (plain.row, plain.method) == ("maxl", "maxl")
