@@ -35,6 +35,12 @@ def test_one_epochs_value_serves_every_size(epochs):
     assert parse_map({"train_size": [100, 200, 300], "epochs": epochs}, "map").epochs == (40,) * 3
 
 
+def test_tune_seeds_are_read_per_size_or_one_for_all():
+    plan = parse_map({"train_size": [250, 2000], "epochs": [9], "tune_seeds": [3, 1]}, "map")
+    assert plan == MapPlan((250, 2000), (9, 9), (3, 1))
+    assert parse_map({"train_size": [250, 2000], "tune_seeds": 2}, "map").tune_seeds == (2, 2)
+
+
 def test_without_epochs_every_size_keeps_the_run_s_own():
     assert parse_map({"train_size": [100, "200"]}, "map") == MapPlan((100, 200), ())
 
@@ -52,6 +58,8 @@ def test_without_epochs_every_size_keeps_the_run_s_own():
         ({"epochs": [5]}, "'map' must give train_size"),
         ([100, 200], "'map' must give train_size"),
         ({"train_size": [100], "epoch": [5]}, "unknown key(s) ['epoch']"),
+        ({"train_size": [100, 200], "tune_seeds": [1, 2, 3]}, "2 train_size value(s) but 3"),
+        ({"train_size": [100], "tune_seeds": [0]}, "map tune_seeds: [0] must be whole numbers"),
         ({"train_size": [250.9]}, "is not a list of whole numbers"),
         ({"train_size": [100, True]}, "is not a list of whole numbers"),
     ],
@@ -233,3 +241,60 @@ def test_a_files_variant_is_a_row_of_the_map_at_every_size(tmp_path):
         )
         assert results["method"] == "maxl" and results["config"]["gen_lr"] == 0.3
         assert results["num_train"] == size
+
+
+def test_each_size_tunes_on_the_seeds_its_map_gives_and_map_md_says_so(tmp_path, capsys):
+    config = tmp_path / "map.yaml"
+    config.write_text(
+        "dataset: digits\nprimary_level: '2'\nmethods: [single, maxl]\nseeds: [0, 1]\n"
+        "analysis_size: 0\ntune_single: {lr: [0.05, 0.2]}\ntune_maxl: {gen_lr: [0.001]}\n"
+        "map: {train_size: [100, 200], epochs: [1], tune_seeds: [2, 1]}\n"
+    )
+    out = tmp_path / "m"
+    assert main(["map", "--config", str(config), "--no-progress", "--out", str(out)]) == 0
+
+    def tuned(size: int, folder: str, method: str) -> list[int]:
+        found = out / f"size-{size}" / folder
+        return sorted(int(p.name.rpartition("seed")[2]) for p in found.glob(f"*/{method}-seed*"))
+
+    assert tuned(100, "tune", "single") == [0, 0, 1, 1] and tuned(100, "tune-maxl", "maxl") == [
+        0,
+        1,
+    ]
+    assert tuned(200, "tune", "single") == [0, 0] and tuned(200, "tune-maxl", "maxl") == [0]
+    for size in (100, 200):  # every row still trains and tests on both seeds
+        assert all((out / f"size-{size}" / f"{m}-seed{s}" / "results.json").is_file()
+                   for m in ("single", "maxl") for s in (0, 1))  # fmt: skip
+    assert (
+        "first seeds of each size: 2 at 100 images, 1 at 200 images" in (out / "map.md").read_text()
+    )
+    assert "on seed 0," in (out / "size-200" / "summary.md").read_text()
+    again = tmp_path / "again"  # --sizes takes each size's tuning seeds from the file's map
+    assert (
+        main(
+            ["map", "--config", str(config), "--sizes", "200", "--no-progress", "--out", str(again)]
+        )
+        == 0
+    )
+    assert sorted(p.parent.name for p in (again / "size-200" / "tune").glob("*/single-seed*")) == [
+        "lr-0.05",
+        "lr-0.2",
+    ]
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "map",
+                "--config",
+                str(config),
+                "--sizes",
+                "150",
+                "--size-epochs",
+                "1",
+                "--out",
+                str(again),
+            ]
+        )
+        == 2
+    )
+    assert "which gives tune_seeds per size; add them there" in capsys.readouterr().err

@@ -96,6 +96,8 @@ def test_the_grid_is_read_from_the_command_line_and_from_a_file(tmp_path):
         (["lr=fast"], "'lr' is 'fast', which is not a float"),
         (["val_fraction=1.5", "lr=0.1"], "val_fraction 1.5 must be strictly between 0 and 1"),
         (["val_fraction=0.2"], "nothing to tune"),
+        (["lr=0.1", "seeds=0"], "seeds: '0' is not a whole number of at least 1"),
+        (["lr=0.1", "seeds=two"], "seeds: 'two' is not a whole number"),
     ],
 )
 def test_a_bad_grid_is_one_clear_error(items, message):
@@ -180,6 +182,18 @@ def test_maxl_is_tuned_on_validation_at_singles_choice_and_never_reads_the_test_
     final = json.loads((tmp_path / "a" / "maxl-seed1" / "results.json").read_text())
     assert final["config"]["gen_lr"] == chosen_gen_lr and final["config"]["lr"] == chosen_lr
     assert "## Tuning of maxl" in (tmp_path / "a" / "summary.md").read_text()
+
+
+def test_seeds_in_a_grid_set_how_many_of_the_comparisons_seeds_it_runs_on(tmp_path, capsys):
+    parsed = parse_tuning(["lr=0.1,0.2", "seeds=1"], "--tune-single")
+    assert parsed == Tuning({"lr": [0.1, 0.2]}, 0.1, seeds=1)
+    assert parsed.seeds_of([4, 7, 9]) == [4] and Tuning({"lr": [0.1]}).seeds_of([4, 7]) == [4, 7]
+    with pytest.raises(MaxlError, match="asks for 3 seeds but the comparison has 2"):
+        Tuning({"lr": [0.1]}, seeds=3).seeds_of([0, 1])
+    args = ["compare", "--dataset", "digits", "--methods", "single,maxl", "--seeds", "0,1"]
+    args += ["--tune-single", "lr=0.1,0.2", "--tune-maxl", "gen_lr=0.001", "seeds=1"]
+    assert main([*args, "--out", str(tmp_path / "x")]) == 2
+    assert "tune_maxl gives seeds" in capsys.readouterr().err
 
 
 def test_a_method_gets_no_more_tuning_runs_than_single(tmp_path, capsys):

@@ -326,10 +326,13 @@ def run_map_command(args: argparse.Namespace) -> None:
     comparison = Comparison.from_args(args)
     plan: MapPlan | None = comparison.sizes
     if args.sizes is not None:
-        epochs = args.size_epochs or epochs_of(plan, args.sizes)
-        plan = parse_map({"train_size": args.sizes, "epochs": epochs}, "--sizes")
+        epochs = args.size_epochs or per_size_of(plan, args.sizes, "epochs")
+        tune_seeds = per_size_of(plan, args.sizes, "tune_seeds")
+        given = {"train_size": args.sizes, "epochs": epochs, "tune_seeds": tune_seeds}
+        plan = parse_map(given, "--sizes")
     elif args.size_epochs is not None and plan is not None:
-        plan = parse_map({"train_size": list(plan.sizes), "epochs": args.size_epochs}, "map")
+        given = {"train_size": list(plan.sizes), "epochs": args.size_epochs}
+        plan = parse_map({**given, "tune_seeds": list(plan.tune_seeds)}, "map")
     if plan is None:
         raise MaxlError(
             "maxl map needs training-set sizes: give --sizes 250,500,1000 or a --config file "
@@ -345,17 +348,20 @@ def run_map_command(args: argparse.Namespace) -> None:
     print(f"\nmap: {out / 'map.md'}, {out / 'map.csv'}; plot: {out / 'map.png'}")
 
 
-def epochs_of(plan: Any, sizes: list[int]) -> list[int]:
-    """The epochs a config file's map gives each of `sizes` (none: the run's own epochs)."""
-    if plan is None or not plan.epochs:
+def per_size_of(plan: Any, sizes: list[int], key: str) -> list[int]:
+    """The `key` values (epochs, tune_seeds) a config file's map gives each of `sizes` (none:
+    the run's own)."""
+    values = getattr(plan, key) if plan is not None else ()
+    if not values:
         return []
     missing = [size for size in sizes if size not in plan.sizes]
     if missing:
+        fix = "add --size-epochs with one value per size" if key == "epochs" else "add them there"
         raise MaxlError(
             f"--sizes {','.join(map(str, missing))} are not in the file's map, which gives "
-            "epochs per size; add --size-epochs with one value per size"
+            f"{key} per size; {fix}"
         )
-    return [plan.epochs[plan.sizes.index(size)] for size in sizes]
+    return [values[plan.sizes.index(size)] for size in sizes]
 
 
 def compare_settings(args: argparse.Namespace) -> dict[str, Any]:

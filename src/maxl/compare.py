@@ -155,12 +155,13 @@ def run_compare(
     pool = RunPool(train_fn or run_or_reuse, jobs, threads)
     method_tunings = dict(method_tunings or {})
     rows, notes = prepare_comparison(base, methods, seeds, out, log, variants or {})
-    check_method_tunings(method_tunings, list(rows), tuning, len(seeds))
+    tune_seeds = tuning.seeds_of(seeds) if tuning is not None else list(seeds)
+    check_method_tunings(method_tunings, list(rows), tuning, len(tune_seeds))
     if tuning is not None and has_own_validation(base):
-        tuning = Tuning(tuning.grid, val_fraction=0.0)  # tune on the dataset's own split
+        tuning = dataclasses.replace(tuning, val_fraction=0.0)  # the dataset's own split
     tuned = None
     if tuning is not None:
-        tuned = tune_method("single", base, tuning, seeds, out / "tune", log, pool)
+        tuned = tune_method("single", base, tuning, tune_seeds, out / "tune", log, pool)
         base = dataclasses.replace(base, **tuned.best.settings)
         log(f"single tuned on validation: {tuned.best.label()}")
     own: dict[str, TuningResult] = {}
@@ -171,7 +172,7 @@ def run_compare(
             row.method,
             dataclasses.replace(base, **row.settings),
             grid,
-            seeds,
+            tune_seeds,
             out / f"tune-{name}",
             log,
             pool,
@@ -224,6 +225,11 @@ def check_method_tunings(
             raise MaxlError(
                 f"tune_{method} needs tune_single: a method is tuned at single's chosen "
                 "setting, on its validation split, with no more runs than single had"
+            )
+        if grid.seeds is not None:
+            raise MaxlError(
+                f"tune_{method} gives seeds, but every method is tuned on single's seeds; set "
+                "seeds in tune_single"
             )
         allowed = len(single.points()) * seeds
         if len(grid.points()) * seeds > allowed:

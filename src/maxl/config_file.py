@@ -102,34 +102,40 @@ def _list_of(value: Any, kind: type, path: Path, key: str) -> list[Any]:
 
 @dataclass(frozen=True)
 class MapPlan:
-    """The training-set sizes of the map and the epochs each trains for."""
+    """The training-set sizes of the map, the epochs each trains for and the seeds each size's
+    tunings run on (empty: the tuning's own)."""
 
     sizes: tuple[int, ...]
     epochs: tuple[int, ...]
+    tune_seeds: tuple[int, ...] = ()
 
 
 def parse_map(value: Any, where: str) -> MapPlan:
-    """{'train_size': [250, 500], 'epochs': [120, 80]} (epochs: one per size, or one for all)."""
+    """{'train_size': [250, 500], 'epochs': [120, 80], 'tune_seeds': [3, 1]} (epochs and
+    tune_seeds: one per size, or one for all)."""
     if not isinstance(value, dict) or "train_size" not in value:
         raise MaxlError(
             f"{where}: 'map' must give train_size (a list of sizes) and epochs, e.g. "
             "map: {train_size: [250, 500, 1000], epochs: [120, 80, 60]}"
         )
-    unknown = set(value) - {"train_size", "epochs"}
+    unknown = set(value) - {"train_size", "epochs", "tune_seeds"}
     if unknown:
         raise MaxlError(
-            f"{where}: map has unknown key(s) {sorted(unknown)}; use train_size, epochs"
+            f"{where}: map has unknown key(s) {sorted(unknown)}; use train_size, epochs, tune_seeds"
         )
     sizes = whole_numbers(value["train_size"], f"{where}: map train_size")
-    epochs = whole_numbers(value.get("epochs", []), f"{where}: map epochs")
-    if len(epochs) == 1:
-        epochs = epochs * len(sizes)
-    if epochs and len(epochs) != len(sizes):
-        raise MaxlError(
-            f"{where}: map has {len(sizes)} train_size value(s) but {len(epochs)} epochs; give "
-            "one epochs value per size, or one for all"
-        )
-    return MapPlan(tuple(sizes), tuple(epochs))
+    per_size = {}
+    for key in ("epochs", "tune_seeds"):
+        numbers = whole_numbers(value.get(key, []), f"{where}: map {key}")
+        if len(numbers) == 1:
+            numbers = numbers * len(sizes)
+        if numbers and len(numbers) != len(sizes):
+            raise MaxlError(
+                f"{where}: map has {len(sizes)} train_size value(s) but {len(numbers)} {key}; "
+                f"give one {key} value per size, or one for all"
+            )
+        per_size[key] = tuple(numbers)
+    return MapPlan(tuple(sizes), per_size["epochs"], per_size["tune_seeds"])
 
 
 def whole_numbers(value: Any, where: str) -> list[int]:

@@ -45,12 +45,14 @@ MAP_COLUMNS = (
 
 @dataclass(frozen=True)
 class MapRow:
-    """One size: its epochs, MAXL's generator steps and every method's summary."""
+    """One size: its epochs, MAXL's generator steps, every method's summary and the seeds its
+    tunings ran on (None: every seed, or no tuning)."""
 
     size: int
     epochs: int
     generator_steps: int
     summaries: list[MethodSummary]
+    tune_seeds: int | None = None
 
     def summary(self, method: str) -> MethodSummary | None:
         return next((s for s in self.summaries if s.method == method), None)
@@ -102,13 +104,16 @@ def run_map(
         epochs = plan.epochs[index] if plan.epochs else base.epochs
         config = dataclasses.replace(base, train_size=size, epochs=epochs, eval_every=epochs)
         log(f"map: {size} training images, {epochs} epochs")
+        size_tuning = tuning
+        if tuning is not None and plan.tune_seeds:
+            size_tuning = dataclasses.replace(tuning, seeds=plan.tune_seeds[index])
         summaries, _, _ = run_compare(
             config,
             methods,
             seeds,
             out / f"size-{size}",
             log,
-            tuning,
+            size_tuning,
             train_fn,
             method_tunings=method_tunings,
             jobs=jobs,
@@ -116,7 +121,8 @@ def run_map(
             variants=variants,
         )
         steps = generator_steps_run(out / f"size-{size}", seeds[0]) if "maxl" in methods else 0
-        rows.append(MapRow(size, epochs, steps, summaries))
+        fewer = size_tuning.seeds if size_tuning is not None else None
+        rows.append(MapRow(size, epochs, steps, summaries, fewer))
         write_map(out, base, rows)
     return rows
 
@@ -195,7 +201,8 @@ def write_map(out: Path, base: TrainConfig, rows: Sequence[MapRow]) -> None:
             "epoch (mean ± sample standard deviation over seeds) and each method's gain over "
             "single and over random in points, paired by seed, with the seeds won. 'gap closed' "
             "is MAXL's gain over single as a share of human labels' gain (where human gains). "
-            "Each size's folder (size-N/summary.md) holds its tunings and per-seed numbers.",
+            "Each size's folder (size-N/summary.md) holds its tunings and per-seed numbers."
+            + tuning_seeds_note(rows),
             "",
             map_table(rows),
             "",
@@ -205,3 +212,12 @@ def write_map(out: Path, base: TrainConfig, rows: Sequence[MapRow]) -> None:
     )
     write_atomic(out / "map.md", lambda handle: handle.write(text.encode()))
     map_figure(rows, out / "map.png", title=f"{base.dataset}{level}")
+
+
+def tuning_seeds_note(rows: Sequence[MapRow]) -> str:
+    """A sentence giving the seeds each size's tunings ran on, where the map sets them per size
+    ('' where it does not)."""
+    given = [f"{row.tune_seeds} at {row.size} images" for row in rows if row.tune_seeds]
+    if not given:
+        return ""
+    return f" The tunings ran on the first seeds of each size: {', '.join(given)}."

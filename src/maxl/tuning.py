@@ -31,11 +31,23 @@ CONVERGENCE_EPOCHS = 3  # the rise of validation accuracy over this many last ep
 
 @dataclass(frozen=True)
 class Tuning:
-    """The grid to search (setting -> values) and the validation share of the training images
-    (0: the dataset's own validation split)."""
+    """The grid to search (setting -> values), the validation share of the training images
+    (0: the dataset's own validation split) and how many of the comparison's seeds (the first
+    ones) each point runs on (None: all): a large training set's validation split is big
+    enough on fewer seeds."""
 
     grid: dict[str, list[Any]]
     val_fraction: float = 0.1
+    seeds: int | None = None
+
+    def seeds_of(self, seeds: Sequence[int]) -> list[int]:
+        """The comparison's seeds this tuning runs on."""
+        if self.seeds is not None and self.seeds > len(seeds):
+            raise MaxlError(
+                f"the tuning asks for {self.seeds} seeds but the comparison has {len(seeds)} "
+                f"({', '.join(map(str, seeds))}); give at most {len(seeds)}"
+            )
+        return list(seeds[: self.seeds])
 
     def points(self) -> list[dict[str, Any]]:
         """Every combination of the grid's values, in the order given."""
@@ -110,7 +122,7 @@ def grid_edges(result: TuningResult) -> list[str]:
 def parse_tuning(items: Sequence[str] | dict[str, Any], where: str) -> Tuning | None:
     """['lr=0.05,0.1', 'momentum=0,0.9'] (command line) or {'lr': [...], ...} (config file)
     -> a Tuning; 'off' / None -> None. Values are typed like TrainConfig's fields; the key
-    'val_fraction' sets the validation share."""
+    'val_fraction' sets the validation share, 'seeds' how many of the comparison's seeds."""
     if items is None or list(items) == ["off"] or items == "off":
         return None
     if isinstance(items, dict):
@@ -128,11 +140,15 @@ def parse_tuning(items: Sequence[str] | dict[str, Any], where: str) -> Tuning | 
     fields = TrainConfig.__dataclass_fields__
     grid: dict[str, list[Any]] = {}
     val_fraction = 0.1
+    seeds = None
     for key, values in pairs:
         name = str(key).replace("-", "_")
+        single = values[0] if isinstance(values, list) and len(values) == 1 else values
         if name == "val_fraction":
-            single = values[0] if isinstance(values, list) and len(values) == 1 else values
             val_fraction = float(convert_field(name, single, where))
+            continue
+        if name == "seeds":
+            seeds = whole_number(single, f"{where}: seeds")
             continue
         if name not in fields or name in NOT_VARIED:
             allowed = ", ".join(f for f in fields if f not in NOT_VARIED)
@@ -145,7 +161,18 @@ def parse_tuning(items: Sequence[str] | dict[str, Any], where: str) -> Tuning | 
         raise MaxlError(f"{where}: nothing to tune; give e.g. lr=0.05,0.1")
     if not 0 < val_fraction < 1:
         raise MaxlError(f"{where}: val_fraction {val_fraction} must be strictly between 0 and 1")
-    return Tuning(grid, val_fraction)
+    return Tuning(grid, val_fraction, seeds)
+
+
+def whole_number(value: Any, where: str) -> int:
+    """A count of at least 1, or one clear error."""
+    try:
+        number = int(str(value))
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise MaxlError(f"{where}: {value!r} is not a whole number of at least 1")
+    return number
 
 
 def tune_single(
@@ -269,16 +296,18 @@ def tuning_section(result: TuningResult) -> list[str]:
             "trained on each seed's training images and scored on the dataset's own "
             "validation split after the last epoch (the test set is not used)"
         )
+    seeds = sorted({seed for point in result.points for seed in point.val_accuracies})
+    on = f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
     if result.method == "single":
         intro = (
-            f"Single-task runs at every setting below on the same seeds, {split}. Every method "
+            f"Single-task runs at every setting below on {on}, {split}. Every method "
             "above trains with the chosen setting on all the training images; the single row "
             "is single-task training at that setting."
         )
     else:
         intro = (
-            f"{result.method} runs at every setting below, on the same seeds and validation "
-            f"split as single's tuning, at single's chosen setting, {split}; {result.runs} "
+            f"{result.method} runs at every setting below, on {on} and the validation split "
+            f"of single's tuning, at single's chosen setting, {split}; {result.runs} "
             f"runs, no more than single had. The {result.method} row above trains with the "
             "chosen setting on all the training images."
         )
