@@ -121,8 +121,10 @@ def run_map(
             variants=variants,
         )
         steps = generator_steps_run(out / f"size-{size}", seeds[0]) if "maxl" in methods else 0
-        fewer = size_tuning.seeds if size_tuning is not None else None
-        rows.append(MapRow(size, epochs, steps, summaries, fewer))
+        tuned_on = None
+        if size_tuning is not None and size_tuning.seeds is not None:
+            tuned_on = len(size_tuning.seeds_of(seeds))
+        rows.append(MapRow(size, epochs, steps, summaries, tuned_on))
         write_map(out, base, rows)
     return rows
 

@@ -32,8 +32,8 @@ CONVERGENCE_EPOCHS = 3  # the rise of validation accuracy over this many last ep
 @dataclass(frozen=True)
 class Tuning:
     """The grid to search (setting -> values), the validation share of the training images
-    (0: the dataset's own validation split) and how many of the comparison's seeds (the first
-    ones) each point runs on (None: all): a large training set's validation split is big
+    (0: the dataset's own validation split) and on how many of the comparison's seeds (the
+    first ones) each point runs (None: all): a large training set's validation split is big
     enough on fewer seeds."""
 
     grid: dict[str, list[Any]]
@@ -41,12 +41,8 @@ class Tuning:
     seeds: int | None = None
 
     def seeds_of(self, seeds: Sequence[int]) -> list[int]:
-        """The comparison's seeds this tuning runs on."""
-        if self.seeds is not None and self.seeds > len(seeds):
-            raise MaxlError(
-                f"the tuning asks for {self.seeds} seeds but the comparison has {len(seeds)} "
-                f"({', '.join(map(str, seeds))}); give at most {len(seeds)}"
-            )
+        """The comparison's seeds this tuning runs on: the first `self.seeds` (all of them
+        where there are no more)."""
         return list(seeds[: self.seeds])
 
     def points(self) -> list[dict[str, Any]]:
