@@ -218,15 +218,22 @@ def test_sizes_from_the_command_line_take_their_epochs_from_the_files_map(tmp_pa
     assert "are not in the file's map" in capsys.readouterr().err
 
 
-def test_a_files_variant_is_a_row_of_the_map_at_every_size(tmp_path):
+def map_from_file(tmp_path, text: str, *extra: str) -> tuple:
+    """Write a map file of `text`, run `maxl map` on it into tmp_path/m; (exit code, out)."""
     config = tmp_path / "map.yaml"
-    config.write_text(
+    config.write_text(text)
+    out = tmp_path / "m"
+    return main(["map", "--config", str(config), "--no-progress", "--out", str(out), *extra]), out
+
+
+def test_a_files_variant_is_a_row_of_the_map_at_every_size(tmp_path):
+    code, out = map_from_file(
+        tmp_path,
         "dataset: digits\nprimary_level: '2'\nmethods: [single, maxl-fast]\nseeds: [0]\n"
         "analysis_size: 0\nvariants: {maxl-fast: {method: maxl, gen_lr: 0.3}}\n"
-        "map: {train_size: [100, 200], epochs: [1]}\n"
+        "map: {train_size: [100, 200], epochs: [1]}\n",
     )
-    out = tmp_path / "m"
-    assert main(["map", "--config", str(config), "--no-progress", "--out", str(out)]) == 0
+    assert code == 0
     with (out / "map.csv").open() as handle:
         rows = [(r["train_size"], r["method"]) for r in csv.DictReader(handle)]
     assert rows == [
@@ -243,58 +250,38 @@ def test_a_files_variant_is_a_row_of_the_map_at_every_size(tmp_path):
         assert results["num_train"] == size
 
 
-def test_each_size_tunes_on_the_seeds_its_map_gives_and_map_md_says_so(tmp_path, capsys):
-    config = tmp_path / "map.yaml"
-    config.write_text(
-        "dataset: digits\nprimary_level: '2'\nmethods: [single, maxl]\nseeds: [0, 1]\n"
-        "analysis_size: 0\ntune_single: {lr: [0.05, 0.2]}\ntune_maxl: {gen_lr: [0.001]}\n"
-        "map: {train_size: [100, 200], epochs: [1], tune_seeds: [2, 1]}\n"
-    )
-    out = tmp_path / "m"
-    assert main(["map", "--config", str(config), "--no-progress", "--out", str(out)]) == 0
+TUNED_MAP = (
+    "dataset: digits\nprimary_level: '2'\nmethods: [single, maxl]\nseeds: [0, 1]\n"
+    "analysis_size: 0\ntune_single: {lr: [0.05, 0.2]}\ntune_maxl: {gen_lr: [0.001]}\n"
+    "map: {train_size: [100, 200], epochs: [1], tune_seeds: [2, 1]}\n"
+)
 
-    def tuned(size: int, folder: str, method: str) -> list[int]:
-        found = out / f"size-{size}" / folder
-        return sorted(int(p.name.rpartition("seed")[2]) for p in found.glob(f"*/{method}-seed*"))
 
-    assert tuned(100, "tune", "single") == [0, 0, 1, 1] and tuned(100, "tune-maxl", "maxl") == [
-        0,
-        1,
-    ]
-    assert tuned(200, "tune", "single") == [0, 0] and tuned(200, "tune-maxl", "maxl") == [0]
-    for size in (100, 200):  # every row still trains and tests on both seeds
-        assert all((out / f"size-{size}" / f"{m}-seed{s}" / "results.json").is_file()
-                   for m in ("single", "maxl") for s in (0, 1))  # fmt: skip
-    assert (
-        "first seeds of each size: 2 at 100 images, 1 at 200 images" in (out / "map.md").read_text()
-    )
-    assert "on seed 0," in (out / "size-200" / "summary.md").read_text()
-    again = tmp_path / "again"  # --sizes takes each size's tuning seeds from the file's map
-    assert (
-        main(
-            ["map", "--config", str(config), "--sizes", "200", "--no-progress", "--out", str(again)]
-        )
-        == 0
-    )
-    assert sorted(p.parent.name for p in (again / "size-200" / "tune").glob("*/single-seed*")) == [
-        "lr-0.05",
-        "lr-0.2",
-    ]
-    capsys.readouterr()
-    assert (
-        main(
-            [
-                "map",
-                "--config",
-                str(config),
-                "--sizes",
-                "150",
-                "--size-epochs",
-                "1",
-                "--out",
-                str(again),
-            ]
-        )
-        == 2
-    )
+def tuned_seeds(size_folder, folder: str, method: str) -> list[int]:
+    """The seed of every tuning run of `method` in size_folder/folder, sorted."""
+    runs = (size_folder / folder).glob(f"*/{method}-seed*")
+    return sorted(int(run.name.rpartition("seed")[2]) for run in runs)
+
+
+def test_each_size_tunes_on_the_seeds_its_map_gives_and_map_md_says_so(tmp_path):
+    code, out = map_from_file(tmp_path, TUNED_MAP)
+    assert code == 0
+    small, large = out / "size-100", out / "size-200"
+    assert tuned_seeds(small, "tune", "single") == [0, 0, 1, 1]  # 2 points x 2 seeds
+    assert tuned_seeds(small, "tune-maxl", "maxl") == [0, 1]
+    assert tuned_seeds(large, "tune", "single") == [0, 0]
+    assert tuned_seeds(large, "tune-maxl", "maxl") == [0]
+    for folder in (small, large):  # every row still trains and tests on both seeds
+        for name in ("single-seed0", "single-seed1", "maxl-seed0", "maxl-seed1"):
+            assert (folder / name / "results.json").is_file()
+    expected = "first seeds of each size: 2 at 100 images, 1 at 200 images"
+    assert expected in (out / "map.md").read_text()
+    assert "on seed 0," in (large / "summary.md").read_text()
+
+
+def test_sizes_from_the_command_line_take_their_tuning_seeds_from_the_files_map(tmp_path, capsys):
+    code, out = map_from_file(tmp_path, TUNED_MAP, "--sizes", "200")
+    assert code == 0 and tuned_seeds(out / "size-200", "tune", "single") == [0, 0]
+    code, _ = map_from_file(tmp_path, TUNED_MAP, "--sizes", "150", "--size-epochs", "1")
+    assert code == 2
     assert "which gives tune_seeds per size; add them there" in capsys.readouterr().err
