@@ -161,6 +161,22 @@ def test_gap_closed_is_none_without_a_human_gain_or_a_method():
     assert gap_closed(row(single, summary("human", {0: 0.1}), MethodSummary("maxl", {}, {}))) == 0
 
 
+def test_a_gain_within_twice_its_spread_on_fewer_than_5_seeds_is_due_more_seeds():
+    from maxl.gain_map import seeds_due, seeds_due_note
+
+    single = MethodSummary("single", {0: 0.7, 1: 0.7, 2: 0.7}, {})
+    clear = MethodSummary("human", {}, {0: 0.02, 1: 0.03, 2: 0.025})  # mean 2.5, sd 0.5 points
+    close = MethodSummary("maxl", {}, {0: 0.01, 1: -0.01, 2: 0.02})  # mean 0.67, sd 1.53
+    five = MethodSummary("random", {}, {seed: (-1) ** seed * 0.01 for seed in range(5)})
+    rows = [MapRow(250, 9, 0, [single, clear, close, five]), MapRow(500, 9, 0, [single, close])]
+    assert seeds_due(rows) == [(250, "maxl"), (500, "maxl")]
+    assert seeds_due(rows, wanted=3) == []
+    assert seeds_due_note(rows).endswith(
+        "more seeds before they are read: 250 images: maxl; 500 images: maxl."
+    )
+    assert seeds_due_note([MapRow(250, 9, 0, [single, clear])]) == ""
+
+
 # --- maxl map end to end ----------------------------------------------------------------------
 
 

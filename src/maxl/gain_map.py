@@ -204,7 +204,8 @@ def write_map(out: Path, base: TrainConfig, rows: Sequence[MapRow]) -> None:
             "single and over random in points, paired by seed, with the seeds won. 'gap closed' "
             "is MAXL's gain over single as a share of human labels' gain (where human gains). "
             "Each size's folder (size-N/summary.md) holds its tunings and per-seed numbers."
-            + tuning_seeds_note(rows),
+            + tuning_seeds_note(rows)
+            + seeds_due_note(rows),
             "",
             map_table(rows),
             "",
@@ -223,3 +224,31 @@ def tuning_seeds_note(rows: Sequence[MapRow]) -> str:
     if not given:
         return ""
     return f" The tunings ran on the first seeds of each size: {', '.join(given)}."
+
+
+def seeds_due(rows: Sequence[MapRow], wanted: int = 5) -> list[tuple[int, str]]:
+    """(size, method) of every gain over single within twice its spread on fewer than `wanted`
+    seeds: where the protocol asks for more seeds before the gain is read."""
+    due = []
+    for row in rows:
+        for s in row.summaries:
+            if s.method == "single" or s.mean_gain is None or len(s.gains) >= wanted:
+                continue
+            if abs(s.mean_gain) <= 2 * (s.std_gain or 0.0):
+                due.append((row.size, s.method))
+    return due
+
+
+def seeds_due_note(rows: Sequence[MapRow], wanted: int = 5) -> str:
+    """A sentence naming the gains that want more seeds ('' where none does)."""
+    due = seeds_due(rows, wanted)
+    if not due:
+        return ""
+    sizes = sorted({size for size, _ in due})
+    cells = "; ".join(
+        f"{size} images: {', '.join(m for n, m in due if n == size)}" for size in sizes
+    )
+    return (
+        f" Gains within twice their spread on fewer than {wanted} seeds, due more seeds before "
+        f"they are read: {cells}."
+    )
