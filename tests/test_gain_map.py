@@ -301,3 +301,51 @@ def test_sizes_from_the_command_line_take_their_tuning_seeds_from_the_files_map(
     code, _ = map_from_file(tmp_path, TUNED_MAP, "--sizes", "150", "--size-epochs", "1")
     assert code == 2
     assert "which gives tune_seeds per size; add them there" in capsys.readouterr().err
+
+
+def test_the_map_of_a_folder_holds_the_sizes_an_earlier_map_finished(tmp_path):
+    text = (
+        "dataset: digits\nprimary_level: '2'\nmethods: [single, random]\nseeds: [0, 1]\n"
+        "analysis_size: 0\nmap: {train_size: [100, 200], epochs: [2, 1]}\n"
+    )
+    assert map_from_file(tmp_path, text, "--sizes", "100")[0] == 0
+    code, out = map_from_file(tmp_path, text, "--sizes", "200")
+    assert code == 0
+    with (out / "map.csv").open() as handle:
+        rows = {(r["train_size"], r["method"]): r for r in csv.DictReader(handle)}
+    assert sorted(rows) == [
+        ("100", "random"),
+        ("100", "single"),
+        ("200", "random"),
+        ("200", "single"),
+    ]
+    for size, epochs in (("100", 2), ("200", 1)):
+        accuracy = {
+            (m, s): json.loads(
+                (out / f"size-{size}" / f"{m}-seed{s}" / "results.json").read_text()
+            )["test_accuracy"]
+            for m in ("single", "random")
+            for s in (0, 1)
+        }
+        gain = statistics.fmean(accuracy["random", s] - accuracy["single", s] for s in (0, 1))
+        row = rows[size, "random"]
+        assert float(row["mean_gain_over_single"]) == pytest.approx(gain, abs=1e-6)
+        assert int(row["epochs"]) == epochs and int(row["runs"]) == 2
+
+
+def test_a_saved_row_is_read_on_the_seeds_every_method_finished(tmp_path):
+    from maxl.gain_map import saved_row
+    from maxl.run_folder import write_results
+
+    folder = tmp_path / "size-300"
+    finished = {("single", 0): 0.70, ("single", 1): 0.72, ("random", 0): 0.75}
+    for (method, seed), accuracy in finished.items():
+        (folder / f"{method}-seed{seed}").mkdir(parents=True)
+        write_results(folder / f"{method}-seed{seed}", {"test_accuracy": accuracy, "epochs": 7})
+    (folder / "random-seed1").mkdir()  # still running: seed 1 is left out
+    row = saved_row(folder, ["single", "random", "human"])  # human never ran there
+    assert row is not None and (row.size, row.epochs, row.generator_steps) == (300, 7, 0)
+    assert [s.method for s in row.summaries] == ["single", "random"]
+    random = row.summary("random")
+    assert random is not None and random.gains == pytest.approx({0: 0.05})
+    assert saved_row(tmp_path / "size-9", ["single"]) is None  # no folder, no row

@@ -15,8 +15,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from maxl.compare import gain_cell, optional, run_compare
+from maxl.compare import gain_cell, optional, run_compare, summarise
 from maxl.config import TrainConfig
 from maxl.config_file import MapPlan
 from maxl.jobs import TrainFn
@@ -125,8 +126,50 @@ def run_map(
         if size_tuning is not None and size_tuning.seeds is not None:
             tuned_on = len(size_tuning.seeds_of(seeds))
         rows.append(MapRow(size, epochs, steps, summaries, tuned_on))
-        write_map(out, base, rows)
-    return rows
+        write_map(out, base, with_saved_rows(out, rows, methods))
+    return with_saved_rows(out, rows, methods)
+
+
+def with_saved_rows(out: Path, rows: Sequence[MapRow], methods: Sequence[str]) -> list[MapRow]:
+    """`rows` and the rows of every other OUT/size-N folder an earlier map finished, by size:
+    the map of the whole folder, not only of the sizes run this time."""
+    done = {row.size for row in rows}
+    saved = [
+        row
+        for folder in out.glob("size-*")
+        if folder.name.removeprefix("size-").isdigit()
+        and int(folder.name.removeprefix("size-")) not in done
+        and (row := saved_row(folder, methods)) is not None
+    ]
+    return sorted([*rows, *saved], key=lambda row: row.size)
+
+
+def saved_row(folder: Path, methods: Sequence[str]) -> MapRow | None:
+    """The row of a size folder read from its finished runs (NAME-seedS), on the seeds every
+    method that ran there finished; None where there are none."""
+    found: dict[str, dict[int, dict[str, Any]]] = {name: {} for name in methods}
+    for run in folder.glob("*-seed*"):
+        name, _, seed = run.name.rpartition("-seed")
+        if name in found and seed.isdigit() and (results := read_results(run)) is not None:
+            found[name][int(seed)] = results
+    ran = {name: by_seed for name, by_seed in found.items() if by_seed}
+    seeds = sorted(set.intersection(*(set(by_seed) for by_seed in ran.values()))) if ran else []
+    if not seeds:
+        return None
+    accuracies = {
+        name: {seed: float(by_seed[seed]["test_accuracy"]) for seed in seeds}
+        for name, by_seed in ran.items()
+    }
+    first = next(iter(ran.values()))[seeds[0]]
+    steps = generator_steps_run(folder, seeds[0]) if "maxl" in ran else 0
+    size = int(folder.name.removeprefix("size-"))
+    return MapRow(size, int(first["epochs"]), steps, summarise(accuracies))
+
+
+def map_methods(rows: Sequence[MapRow]) -> list[str]:
+    """Every method but single that any row has, in the order they first appear."""
+    names = [s.method for row in rows for s in row.summaries if s.method != "single"]
+    return list(dict.fromkeys(names))
 
 
 def gap_closed(row: MapRow, method: str = "maxl") -> float | None:
@@ -140,7 +183,7 @@ def gap_closed(row: MapRow, method: str = "maxl") -> float | None:
 
 def map_table(rows: Sequence[MapRow]) -> str:
     """Markdown: per size, the tuned single's accuracy and each method's paired gains."""
-    methods = [s.method for s in rows[0].summaries if s.method != "single"] if rows else []
+    methods = map_methods(rows)
     head = ["training images", "epochs", "generator steps", "single (tuned) %"]
     head += [f"{m} − single" for m in methods]
     head += [f"{m} − random" for m in methods if m not in ("random",)]
@@ -214,7 +257,7 @@ def write_map(out: Path, base: TrainConfig, rows: Sequence[MapRow]) -> None:
         ]
     )
     write_atomic(out / "map.md", lambda handle: handle.write(text.encode()))
-    map_figure(rows, out / "map.png", title=f"{base.dataset}{level}")
+    map_figure(rows, out / "map.png", title=f"{base.dataset}{level}", methods=map_methods(rows))
 
 
 def tuning_seeds_note(rows: Sequence[MapRow]) -> str:

@@ -9,9 +9,9 @@ from typing import Any
 from maxl.report.figures.common import METHOD_COLOURS, pyplot, save_png
 
 
-def map_figure(rows: Sequence[Any], path: Path, title: str) -> None:
-    """Left: the tuned single's accuracy by training-set size. Right: each method's paired gain
-    over single (mean ± std over seeds) by size, on an axis through zero."""
+def map_figure(rows: Sequence[Any], path: Path, title: str, methods: Sequence[str]) -> None:
+    """Left: the tuned single's accuracy by training-set size. Right: each of `methods`' paired
+    gain over single (mean ± std over seeds) by size, on an axis through zero."""
     plt = pyplot()
     sizes = [row.size for row in rows]
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
@@ -28,7 +28,6 @@ def map_figure(rows: Sequence[Any], path: Path, title: str) -> None:
     left.set_xlabel("training images")
     left.set_ylabel("tuned single: primary test accuracy (%)")
     left.set_title(f"{title}: single, tuned at every size")
-    methods = [s.method for s in rows[0].summaries if s.method != "single"] if rows else []
     right.axhline(0.0, color="black", linewidth=0.8)
     for offset, method in enumerate(methods):
         points = [(row.size, row.summary(method)) for row in rows]
