@@ -99,8 +99,10 @@ def run_map(
     train_fn: TrainFn | None = None,
     variants: dict[str, Variant] | None = None,
 ) -> list[MapRow]:
-    """Compare the methods at every size (OUT/size-N), then write map.csv, map.md, map.png."""
-    rows = []
+    """Compare the methods at every size (OUT/size-N), then write map.csv, map.md, map.png;
+    return the rows of every size the folder holds."""
+    rows: list[MapRow] = []
+    mapped: list[MapRow] = []
     for index, size in enumerate(plan.sizes):
         epochs = plan.epochs[index] if plan.epochs else base.epochs
         config = dataclasses.replace(base, train_size=size, epochs=epochs, eval_every=epochs)
@@ -126,8 +128,9 @@ def run_map(
         if size_tuning is not None and size_tuning.seeds is not None:
             tuned_on = len(size_tuning.seeds_of(seeds))
         rows.append(MapRow(size, epochs, steps, summaries, tuned_on))
-        write_map(out, base, with_saved_rows(out, rows, methods))
-    return with_saved_rows(out, rows, methods)
+        mapped = with_saved_rows(out, rows, methods)
+        write_map(out, base, mapped)
+    return mapped
 
 
 def with_saved_rows(out: Path, rows: Sequence[MapRow], methods: Sequence[str]) -> list[MapRow]:
