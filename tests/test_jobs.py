@@ -1,6 +1,12 @@
 """maxl.jobs: several trainings at once give the same numbers as one at a time."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -62,3 +68,44 @@ def test_a_diverged_run_comes_back_as_its_error():
 def test_bad_counts_are_one_clear_error(jobs, threads):
     with pytest.raises(MaxlError, match="at least 1"):
         RunPool(lambda c, log: {}, jobs, threads)
+
+
+def test_workers_exit_when_the_comparison_is_killed(tmp_path):
+    """kill -9 of the parent leaves no worker training on (it would hold the cores for hours)."""
+    script = (
+        "import sys; from pathlib import Path; from maxl.config import TrainConfig; "
+        "from maxl.jobs import RunPool; from jobs_helpers import write_pid_and_wait; "
+        f"out = Path({str(tmp_path)!r}); "
+        "configs = [TrainConfig(seed=s, out=out / f'run{s}') for s in (0, 1)]; "
+        "RunPool(write_pid_and_wait, jobs=2, threads=1).run(configs, log=print)"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), *sys.path])}
+    parent = subprocess.Popen([sys.executable, "-c", script], env=env)
+    try:
+        pid_files = [tmp_path / f"run{s}.pid" for s in (0, 1)]
+        wait_for(lambda: all(f.exists() and f.read_text() for f in pid_files), seconds=120)
+        workers = [int(f.read_text()) for f in pid_files]
+    finally:
+        parent.kill()
+        parent.wait()
+    try:
+        wait_for(lambda: not any(alive(pid) for pid in workers), seconds=20)
+    finally:
+        for pid in filter(alive, workers):  # a failed test leaves nothing running either
+            os.kill(pid, signal.SIGKILL)
+
+
+def wait_for(condition, seconds):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"not true after {seconds} s"
+        time.sleep(0.2)
+
+
+def alive(pid):
+    """Is `pid` a running process (not a zombie waiting for its parent to read it)?"""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"

@@ -3,7 +3,9 @@ fixed number of threads, so that a run's numbers do not depend on what runs besi
 
 `jobs=1` trains in this process, one run after another (with `threads` set for the duration
 when given). A run that diverges (NonFiniteLoss) comes back as that error instead of a result,
-so a tuning grid can score it and go on."""
+so a tuning grid can score it and go on. A worker whose parent has gone (killed, not stopped
+with Ctrl-C) exits within a second instead of training on unwatched; its run resumes from its
+last checkpoint."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ import contextlib
 import multiprocessing
 import os
 import sys
+import threading
+import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -65,7 +69,7 @@ class RunPool:
         context = multiprocessing.get_context("spawn")  # no fork of a process that ran torch
         workers = min(self.jobs, len(configs))
         with ProcessPoolExecutor(
-            workers, context, initializer=start_worker, initargs=(threads,)
+            workers, context, initializer=start_worker, initargs=(threads, os.getpid())
         ) as pool:
             futures = [
                 pool.submit(train_one, self.train_fn, config, PrefixedLog(run_name(config)))
@@ -102,11 +106,21 @@ class PrefixedLog:
         print(f"[{self.prefix}] {line}", flush=True)
 
 
-def start_worker(threads: int | None) -> None:
-    """A worker process: its thread count, and warnings as one line (as the CLI shows them)."""
+def start_worker(threads: int | None, parent: int) -> None:
+    """A worker process: its thread count, warnings as one line (as the CLI shows them), and
+    an exit when the process `parent` that started it is gone."""
     if threads is not None:
         torch.set_num_threads(threads)
     warnings.showwarning = show_one_line
+    threading.Thread(target=exit_without, args=(parent, 1.0), daemon=True).start()
+
+
+def exit_without(parent: int, every_s: float) -> None:
+    """Check every `every_s` seconds that `parent` is still this process's parent; exit when not
+    (an orphan is adopted by another process), so a killed comparison leaves no run behind."""
+    while os.getppid() == parent:
+        time.sleep(every_s)
+    os._exit(1)
 
 
 def show_one_line(message: Warning | str, *_: Any, **__: Any) -> None:
