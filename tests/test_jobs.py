@@ -81,10 +81,15 @@ def test_workers_exit_when_the_comparison_is_killed(tmp_path):
         "RunPool(write_pid_and_wait, jobs=2, threads=1).run(configs, log=print)"
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), *sys.path])}
-    parent = subprocess.Popen([sys.executable, "-c", script], env=env)
+    parent = subprocess.Popen([sys.executable, "-c", script], env=env, stderr=subprocess.PIPE)
     try:
         pid_files = [tmp_path / f"run{s}.pid" for s in (0, 1)]
-        wait_for(lambda: all(f.exists() and f.read_text() for f in pid_files), seconds=120)
+
+        def started() -> bool:
+            assert parent.poll() is None, parent.communicate()[1].decode()  # why it stopped
+            return all(f.exists() and f.read_text() for f in pid_files)
+
+        wait_for(started, seconds=120)
         workers = [int(f.read_text()) for f in pid_files]
     finally:
         parent.kill()
