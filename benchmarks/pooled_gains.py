@@ -1,0 +1,40 @@
+"""One method against another over a whole map, paired by size and seed and pooled over the
+sizes: a difference too small to read at one size may be read over all of them.
+
+    python benchmarks/pooled_gains.py runs/map-10 maxl:maxl-untrained maxl:single
+
+Prints per comparison FIRST:SECOND each size's paired gains (points) and the pooled mean ±
+sample standard deviation, runs won, paired t with its two-sided p, and the exact sign test's
+two-sided p. Sizes differ in spread, so the pooled test treats every run alike: a summary, not
+a model of how the gain depends on size.
+"""
+
+from __future__ import annotations
+
+import argparse
+from itertools import groupby
+from pathlib import Path
+
+from maxl.analysis.pooled import paired_gains, pool
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("map_folder", type=Path, help="the --out folder of `maxl map`")
+    parser.add_argument("pairs", nargs="+", help="FIRST:SECOND method names, e.g. maxl:single")
+    args = parser.parse_args()
+    for pair in args.pairs:
+        first, _, second = pair.partition(":")
+        gains = paired_gains(args.map_folder, first, second)
+        print(f"\n{args.map_folder}: {first} − {second} (points)")
+        for size, group in groupby(gains, key=lambda g: g.size):
+            print(f"  {size:>5} images: " + ", ".join(f"{g.points:+.2f}" for g in group))
+        p = pool([g.points for g in gains])
+        print(
+            f"  pooled: {p.mean:+.2f} ± {p.std:.2f} over {p.count} runs, won {p.wins}; "
+            f"t = {p.t:.2f} (p = {p.t_p:.3f}); sign test p = {p.sign_p:.3f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
