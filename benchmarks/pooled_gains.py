@@ -3,9 +3,9 @@ sizes: a difference too small to read at one size may be read over all of them.
 
     python benchmarks/pooled_gains.py runs/map-10 maxl:maxl-untrained maxl:single
 
-Prints per comparison FIRST:SECOND each size's paired gains (points) and the pooled mean ±
-sample standard deviation, runs won, paired t with its two-sided p, and the exact sign test's
-two-sided p. Sizes differ in spread, so the pooled test treats every run alike: a summary, not
+Prints per comparison FIRST:SECOND each size's paired gains (points: mean ± sample standard
+deviation, runs won, then each seed's) and the same pooled over the sizes, with the paired t
+and its two-sided p and the exact sign test's two-sided p. Sizes differ in spread, so the pooled test treats every run alike: a summary, not
 a model of how the gain depends on size.
 """
 
@@ -28,7 +28,12 @@ def main() -> None:
         gains = paired_gains(args.map_folder, first, second)
         print(f"\n{args.map_folder}: {first} − {second} (points)")
         for size, group in groupby(gains, key=lambda g: g.size):
-            print(f"  {size:>5} images: " + ", ".join(f"{g.points:+.2f}" for g in group))
+            points = [g.points for g in group]
+            at = pool(points)
+            print(
+                f"  {size:>5} images: {at.mean:+.2f} ± {at.std:.2f} ({at.wins}/{at.count}) from "
+                + ", ".join(f"{p:+.2f}" for p in points)
+            )
         p = pool([g.points for g in gains])
         print(
             f"  pooled: {p.mean:+.2f} ± {p.std:.2f} over {p.count} runs, won {p.wins}; "
