@@ -5,8 +5,8 @@ sizes: a difference too small to read at one size may be read over all of them.
 
 Prints per comparison FIRST:SECOND each size's paired gains (points: mean ± sample standard
 deviation, runs won, then each seed's) and the same pooled over the sizes, with the paired t
-and its two-sided p and the exact sign test's two-sided p. Sizes differ in spread, so the pooled test treats every run alike: a summary, not
-a model of how the gain depends on size.
+and its two-sided p and the exact sign test's two-sided p. Sizes differ in spread, so the
+pooled test treats every run alike: a summary, not a model of how the gain depends on size.
 """
 
 from __future__ import annotations
