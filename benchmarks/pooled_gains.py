@@ -16,6 +16,7 @@ from itertools import groupby
 from pathlib import Path
 
 from maxl.analysis.pooled import paired_gains, pool
+from maxl.errors import MaxlError
 
 
 def main() -> None:
@@ -25,7 +26,13 @@ def main() -> None:
     args = parser.parse_args()
     for pair in args.pairs:
         first, _, second = pair.partition(":")
-        gains = paired_gains(args.map_folder, first, second)
+        if not first or not second:
+            parser.error(f"{pair!r} is not FIRST:SECOND; write two method names, e.g. maxl:single")
+        try:
+            gains = paired_gains(args.map_folder, first, second)
+            pool([g.points for g in gains])
+        except MaxlError as error:
+            parser.error(f"{pair}: {error}")
         print(f"\n{args.map_folder}: {first} − {second} (points)")
         for size, group in groupby(gains, key=lambda g: g.size):
             points = [g.points for g in group]
