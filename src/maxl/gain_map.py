@@ -15,14 +15,13 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from maxl.compare import gain_cell, optional, run_compare, summarise
 from maxl.config import TrainConfig
 from maxl.config_file import MapPlan
 from maxl.jobs import TrainFn
 from maxl.method_variants import Variant
-from maxl.run_folder import read_results, write_atomic
+from maxl.run_folder import finished_runs, read_results, size_folders, write_atomic
 from maxl.summaries import MethodSummary, seeds_won
 from maxl.tuning import Tuning
 from maxl.types import Log
@@ -139,10 +138,8 @@ def with_saved_rows(out: Path, rows: Sequence[MapRow], methods: Sequence[str]) -
     done = {row.size for row in rows}
     saved = [
         row
-        for folder in out.glob("size-*")
-        if folder.name.removeprefix("size-").isdigit()
-        and int(folder.name.removeprefix("size-")) not in done
-        and (row := saved_row(folder, methods)) is not None
+        for size, folder in size_folders(out)
+        if size not in done and (row := saved_row(folder, methods)) is not None
     ]
     return sorted([*rows, *saved], key=lambda row: row.size)
 
@@ -150,12 +147,8 @@ def with_saved_rows(out: Path, rows: Sequence[MapRow], methods: Sequence[str]) -
 def saved_row(folder: Path, methods: Sequence[str]) -> MapRow | None:
     """The row of a size folder read from its finished runs (NAME-seedS), on the seeds every
     method that ran there finished; None where there are none."""
-    found: dict[str, dict[int, dict[str, Any]]] = {name: {} for name in methods}
-    for run in folder.glob("*-seed*"):
-        name, _, seed = run.name.rpartition("-seed")
-        if name in found and seed.isdigit() and (results := read_results(run)) is not None:
-            found[name][int(seed)] = results
-    ran = {name: by_seed for name, by_seed in found.items() if by_seed}
+    finished = finished_runs(folder)
+    ran = {name: finished[name] for name in methods if name in finished}
     seeds = sorted(set.intersection(*(set(by_seed) for by_seed in ran.values()))) if ran else []
     if not seeds:
         return None

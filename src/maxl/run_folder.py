@@ -26,6 +26,7 @@ BEST = "best.pt"  # the checkpoint of the epoch with the best validation accurac
 FORMAT_VERSION = 1  # results.json's "format"; raise it when a file's layout changes
 AUX_LABEL_ARRAYS = ("rows", "primary", "aux", "confidence", "psi")
 RUN_NAME = re.compile(r"^(?P<method>.+)-seed(?P<seed>-?\d+)$")  # how compare names its runs
+SIZE_NAME = re.compile(r"^size-(?P<size>\d+)$")  # how `maxl map` names its sizes' folders
 
 
 def prepare_out_dir(path: Path) -> Path:
@@ -112,6 +113,24 @@ def write_results(folder: Path, results: dict[str, Any]) -> Path:
     path = results_path(folder)
     write_json_atomic(path, {"format": FORMAT_VERSION, **results})
     return path
+
+
+def size_folders(out: Path) -> list[tuple[int, Path]]:
+    """A map's OUT/size-N folders with their sizes, smallest first (none where OUT is missing)."""
+    if not out.is_dir():
+        return []
+    found = [(int(m["size"]), f) for f in out.iterdir() if (m := SIZE_NAME.match(f.name))]
+    return sorted((size, folder) for size, folder in found if folder.is_dir())
+
+
+def finished_runs(folder: Path) -> dict[str, dict[int, dict[str, Any]]]:
+    """The finished runs of a comparison folder (OUT/METHOD-seedS): results by method, then
+    seed (none where the folder is missing)."""
+    runs: dict[str, dict[int, dict[str, Any]]] = {}
+    for run in folder.iterdir() if folder.is_dir() else []:
+        if (m := RUN_NAME.match(run.name)) and (results := read_results(run)) is not None:
+            runs.setdefault(m["method"], {})[int(m["seed"])] = results
+    return runs
 
 
 def read_results(folder: Path) -> dict[str, Any] | None:

@@ -5,7 +5,6 @@ size can be read over all of them. Read off finished runs; nothing is trained.""
 from __future__ import annotations
 
 import math
-import re
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ from pathlib import Path
 from scipy import stats
 
 from maxl.errors import MaxlError
-from maxl.run_folder import read_results
+from maxl.run_folder import finished_runs, size_folders
 
 
 @dataclass(frozen=True)
@@ -41,39 +40,22 @@ class PooledGain:
     sign_p: float
 
 
-def map_sizes(map_folder: Path) -> list[tuple[int, Path]]:
-    """The map's size folders (OUT/size-N), smallest first."""
+def paired_gains(map_folder: Path, first: str, second: str) -> list[PairedGain]:
+    """FIRST − SECOND for every size and seed where both runs finished, by size then seed."""
     if not map_folder.is_dir():
         raise MaxlError(f"{map_folder} is not a folder; pass the --out folder of `maxl map`")
-    sizes = []
-    for folder in map_folder.iterdir():
-        found = re.fullmatch(r"size-(\d+)", folder.name)
-        if found and folder.is_dir():
-            sizes.append((int(found.group(1)), folder))
+    sizes = size_folders(map_folder)
     if not sizes:
         raise MaxlError(
             f"{map_folder} holds no size-N folders; pass the --out folder of `maxl map`"
         )
-    return sorted(sizes)
-
-
-def seed_accuracies(size_folder: Path, method: str) -> dict[int, float]:
-    """The finished runs of METHOD in one size folder (METHOD-seedS), test accuracy by seed."""
-    accuracies = {}
-    for run in size_folder.iterdir():
-        found = re.fullmatch(re.escape(method) + r"-seed(\d+)", run.name)
-        if found and (results := read_results(run)) is not None:
-            accuracies[int(found.group(1))] = float(results["test_accuracy"])
-    return accuracies
-
-
-def paired_gains(map_folder: Path, first: str, second: str) -> list[PairedGain]:
-    """FIRST − SECOND for every size and seed where both runs finished, by size then seed."""
     gains = []
-    for size, folder in map_sizes(map_folder):
-        ours, theirs = seed_accuracies(folder, first), seed_accuracies(folder, second)
+    for size, folder in sizes:
+        runs = finished_runs(folder)
+        ours, theirs = runs.get(first, {}), runs.get(second, {})
         for seed in sorted(ours.keys() & theirs.keys()):
-            gains.append(PairedGain(size, seed, 100 * (ours[seed] - theirs[seed])))
+            points = 100 * (ours[seed]["test_accuracy"] - theirs[seed]["test_accuracy"])
+            gains.append(PairedGain(size, seed, points))
     return gains
 
 
