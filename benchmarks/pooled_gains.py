@@ -30,7 +30,7 @@ def main() -> None:
             parser.error(f"{pair!r} is not FIRST:SECOND; write two method names, e.g. maxl:single")
         try:
             gains = paired_gains(args.map_folder, first, second)
-            pool([g.points for g in gains])
+            pooled = pool([g.points for g in gains])
         except MaxlError as error:
             parser.error(f"{pair}: {error}")
         print(f"\n{args.map_folder}: {first} − {second} (points)")
@@ -41,10 +41,10 @@ def main() -> None:
                 f"  {size:>5} images: {at.mean:+.2f} ± {at.std:.2f} ({at.wins}/{at.count}) from "
                 + ", ".join(f"{p:+.2f}" for p in points)
             )
-        p = pool([g.points for g in gains])
         print(
-            f"  pooled: {p.mean:+.2f} ± {p.std:.2f} over {p.count} runs, won {p.wins}; "
-            f"t = {p.t:.2f} (p = {p.t_p:.3f}); sign test p = {p.sign_p:.3f}"
+            f"  pooled: {pooled.mean:+.2f} ± {pooled.std:.2f} over {pooled.count} runs, "
+            f"won {pooled.wins}; t = {pooled.t:.2f} (p = {pooled.t_p:.3f}); "
+            f"sign test p = {pooled.sign_p:.3f}"
         )
 
 
