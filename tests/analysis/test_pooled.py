@@ -4,11 +4,20 @@ here, and the pooled statistics against scipy's paired t test and exact binomial
 from __future__ import annotations
 
 import math
+import statistics
 
 import pytest
 from scipy import stats
 
-from maxl.analysis.pooled import paired_gains, pool
+from maxl.analysis.pooled import (
+    GainSummary,
+    combine,
+    paired_gains,
+    paired_tests,
+    pool,
+    read_recorded,
+    summarise_gains,
+)
 from maxl.errors import MaxlError
 from maxl.run_folder import write_results
 
@@ -62,3 +71,73 @@ def test_a_folder_that_is_not_a_map_is_named(tmp_path):
         paired_gains(tmp_path, "maxl", "single")
     with pytest.raises(MaxlError, match="no paired runs"):
         pool([])
+
+
+def test_groups_combine_to_the_summary_of_their_union():
+    groups = [[1.2, -0.4, 0.9], [0.3, 0.0], [2.5], [-1.1, 0.7, 0.2, 0.4]]
+    combined = combine([summarise_gains(group) for group in groups])
+    union = [gain for group in groups for gain in group]
+    assert combined.count == len(union)
+    assert combined.mean == pytest.approx(sum(union) / len(union))
+    assert combined.std == pytest.approx(stats.tstd(union))
+    assert (combined.wins, combined.ties) == (7, 1)
+    # the tests on the combined summary are those on the union itself
+    whole = paired_tests(combined)
+    reference = stats.ttest_1samp(union, 0.0)
+    assert whole.t == pytest.approx(reference.statistic)
+    assert whole.t_p == pytest.approx(reference.pvalue)
+    assert whole.sign_p == pytest.approx(stats.binomtest(7, 9, 0.5).pvalue)
+
+
+def test_a_recorded_row_pools_like_its_runs():
+    # a row known only as "+0.50 ± 0.30 (2/3)" and two new runs: the recorded row's own gains
+    # (0.5 - 0.3, 0.5, 0.5 + 0.3 have that mean and sample spread) give the reference
+    recorded = GainSummary(count=3, mean=0.5, std=0.3, wins=3)
+    new = [0.1, -0.2]
+    combined = combine([recorded, summarise_gains(new)])
+    union = [0.2, 0.5, 0.8, *new]
+    assert combined.mean == pytest.approx(statistics.fmean(union))
+    assert combined.std == pytest.approx(statistics.stdev(union))
+    assert combined.wins == 4
+
+
+def test_nothing_to_summarise_is_named():
+    with pytest.raises(MaxlError, match="no paired runs"):
+        summarise_gains([])
+    with pytest.raises(MaxlError, match="no paired runs"):
+        combine([])
+
+
+def test_recorded_rows_are_read_with_their_seeds_and_comments_skipped(tmp_path):
+    path = tmp_path / "recorded.csv"
+    path.write_text(
+        "# recorded by hand\n"
+        "first,second,size,seeds,mean,std,wins,ties\n"
+        "maxl,single,500,0 1 2,0.15,0.13,2,1\n"
+    )
+    (row,) = read_recorded(path)
+    assert (row.first, row.second, row.size, row.seeds) == ("maxl", "single", 500, (0, 1, 2))
+    assert row.summary == GainSummary(count=3, mean=0.15, std=0.13, wins=2, ties=1)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("first,second,size\n", "lacks the column"),
+        (
+            "first,second,size,seeds,mean,std,wins,ties\nmaxl,single,500,0 1,high,0.1,1,0\n",
+            "data row 1",
+        ),
+        (
+            "first,second,size,seeds,mean,std,wins,ties\nmaxl,single,500,0 1,0.2,0.1,3,0\n",
+            "no more wins",
+        ),
+    ],
+)
+def test_a_bad_recorded_file_is_one_error_naming_the_row(tmp_path, text, message):
+    path = tmp_path / "recorded.csv"
+    path.write_text(text)
+    with pytest.raises(MaxlError, match=message):
+        read_recorded(path)
+    with pytest.raises(MaxlError, match="cannot read"):
+        read_recorded(tmp_path / "missing.csv")
