@@ -89,8 +89,8 @@ def main() -> None:
         pooled = paired_tests(combine(pooled_parts))
         print(
             f"  pooled: {pooled.mean:+.2f} ± {pooled.std:.2f} over {pooled.count} runs, "
-            f"won {pooled.wins}; t = {pooled.t:.2f} (p = {pooled.t_p:.3f}); "
-            f"sign test p = {pooled.sign_p:.3f}"
+            f"won {pooled.wins}; t = {pooled.t:.2f} (p = {pooled.t_p:.2g}); "
+            f"sign test p = {pooled.sign_p:.2g}"
         )
 
 

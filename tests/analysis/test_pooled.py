@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from pathlib import Path
 
 import pytest
 from scipy import stats
@@ -141,3 +142,22 @@ def test_a_bad_recorded_file_is_one_error_naming_the_row(tmp_path, text, message
         read_recorded(path)
     with pytest.raises(MaxlError, match="cannot read"):
         read_recorded(tmp_path / "missing.csv")
+
+
+@pytest.mark.parametrize(
+    ("name", "first", "second", "expected"),
+    [  # the pooled tables docs/results.md printed on 2026-12-03 from the runs themselves
+        ("map-pairs", "human", "single", (17, 0.58, 1.36, 12)),
+        ("map-pairs", "maxl", "maxl-untrained", (17, -0.26, 0.77, 6)),
+        ("map-10", "maxl-untrained", "single", (17, 0.92, 1.11, 15)),
+        ("map-10", "maxl", "maxl-untrained", (17, -0.00, 0.50, 9)),
+    ],
+)
+def test_the_recorded_rows_reproduce_the_pooled_tables_of_their_runs(name, first, second, expected):
+    path = Path(__file__).resolve().parents[2] / "docs" / "recorded" / f"{name}.csv"
+    rows = [r for r in read_recorded(path) if (r.first, r.second) == (first, second)]
+    whole = combine([row.summary for row in rows])
+    count, mean, std, wins = expected
+    assert (whole.count, whole.wins) == (count, wins)
+    assert whole.mean == pytest.approx(mean, abs=0.006)  # the rows carry two decimals
+    assert whole.std == pytest.approx(std, abs=0.006)
