@@ -32,7 +32,9 @@ from maxl.analysis.pooled import (
 from maxl.errors import MaxlError
 
 
-def size_line(size: int, row: RecordedRow | None, gains: list[PairedGain]) -> tuple[str, list[GainSummary]]:
+def size_line(
+    size: int, row: RecordedRow | None, gains: list[PairedGain]
+) -> tuple[str, list[GainSummary]]:
     """One size's line and the summaries it pools: the recorded row and the new runs."""
     new = [g for g in gains if row is None or g.seed not in row.seeds]
     again = [g for g in gains if row is not None and g.seed in row.seeds]
